@@ -1,0 +1,375 @@
+"""The admin CLI: ``tokenforge …``.
+
+Each command opens one unit of work, calls services, and prints. Every failure a user can
+cause — bad input, an unknown name, an unreachable database — ends as one line on stderr and
+a non-zero exit, with nothing changed: the unit of work rolls back (and removes any bare
+repository it created) before the message is printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from tokenforge.accounts import services as accounts
+from tokenforge.authz.roles import OrgRole, RepoRole
+from tokenforge.authz.subjects import RepositorySelection
+from tokenforge.clock import SystemClock
+from tokenforge.config import Settings
+from tokenforge.db import Database, first_line
+from tokenforge.errors import Invalid, TokenforgeError, Unavailable
+from tokenforge.orgs import services as orgs
+from tokenforge.repos import services as repos
+from tokenforge.tokens import services as tokens
+from tokenforge.tokens.models import RevokedReason
+
+app = typer.Typer(
+    name="tokenforge",
+    help="Tokenforge: a Git server with GitHub's personal access tokens.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
+repo_app = typer.Typer(help="Repositories.", no_args_is_help=True)
+token_app = typer.Typer(help="Personal access tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(org_app, name="org")
+app.add_typer(repo_app, name="repo")
+app.add_typer(token_app, name="token")
+
+clock = SystemClock()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"tokenforge: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        fail(f"invalid setting TOKENFORGE_{str(problem['loc'][0]).upper()}: {problem['msg']}")
+
+
+@contextmanager
+def unit_of_work(settings: Settings) -> Iterator[Session]:
+    db = Database(settings.resolved_database_url)
+    try:
+        db.migrate()
+        with db.unit_of_work() as session:
+            yield session
+    finally:
+        db.dispose()
+
+
+def parse_expiry(text: str, now: datetime) -> datetime | None:
+    if text.strip().lower() in {"never", "none"}:
+        return None
+    try:
+        days = int(text)
+    except ValueError:
+        raise Invalid(f"--expires-in must be a number of days or 'never', not {text!r}") from None
+    if not 1 <= days <= 3660:
+        raise Invalid("--expires-in must be between 1 and 3660 days, or 'never'")
+    return now + timedelta(days=days)
+
+
+# -- serve --------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="Seed demo users, an organization and repositories.")] = False,
+) -> None:
+    """Migrate the database, then serve the web UI, the API and git."""
+    import uvicorn
+
+    from tokenforge import demo as demo_data
+    from tokenforge.app import create_app
+
+    settings = load_settings(demo=demo)
+    db = Database(settings.resolved_database_url)
+    try:
+        db.migrate()
+        settings.peppers  # noqa: B018  (refuse a missing secret before listening)
+        if demo:
+            with db.unit_of_work() as session:
+                accounts_ = demo_data.seed(session, settings, now=clock.now())
+            _print_demo(settings, accounts_.passwords, host, port)
+    finally:
+        db.dispose()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
+
+
+def _print_demo(settings: Settings, passwords: dict[str, str], host: str, port: int) -> None:
+    base = settings.base_url
+    lines = [
+        "",
+        "Tokenforge demo",
+        f"  data directory: {settings.data_dir.resolve()}",
+        f"  web:            {base}/",
+        *(f"  user {login:<6}     password {pw}" for login, pw in passwords.items()),
+        "  organization:   acme (alice owner, bob member)",
+        f"  repositories:   {base}/acme/website.git (public), {base}/acme/infrastructure.git (private)",
+        "  make a token:   TOKENFORGE_DATA_DIR="
+        + str(settings.data_dir)
+        + " tokenforge token create alice --classic --scopes repo",
+        "",
+    ]
+    typer.echo("\n".join(lines))
+
+
+# -- users --------------------------------------------------------------------------------------
+
+
+@user_app.command("create")
+def user_create(
+    login: str,
+    email: Annotated[str, typer.Option("--email", help="Primary email address.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    verified: Annotated[bool, typer.Option("--verified", help="Mark the email as verified.")] = False,
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user a site administrator.")] = False,
+) -> None:
+    """Create a user."""
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    with unit_of_work(load_settings()) as session:
+        user = accounts.create_user(
+            session, login=login, email=email, password=password, verified=verified, site_admin=admin, now=clock.now()
+        )
+        typer.echo(f"created user {user.login} (id {user.id})")
+
+
+# -- organizations ------------------------------------------------------------------------------
+
+
+@org_app.command("create")
+def org_create(login: str, owner: Annotated[str, typer.Option("--owner", help="The first owner's login.")]) -> None:
+    """Create an organization with one owner."""
+    with unit_of_work(load_settings()) as session:
+        org = orgs.create_org(session, login=login, owner=accounts.get_user(session, owner), now=clock.now())
+        typer.echo(f"created organization {org.login} (id {org.id}), owner {owner}")
+
+
+@org_app.command("add-member")
+def org_add_member(
+    org: str,
+    login: str,
+    role: Annotated[str, typer.Option("--role", help="owner or member.")] = "member",
+) -> None:
+    """Add a member to an organization, or change a member's role."""
+    try:
+        parsed = OrgRole.parse(role)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    with unit_of_work(load_settings()) as session:
+        organization = orgs.get_org(session, org)
+        orgs.set_member(session, org=organization, user=accounts.get_user(session, login), role=parsed, now=clock.now())
+        typer.echo(f"{login} is now {parsed.label} of {organization.login}")
+
+
+# -- repositories -------------------------------------------------------------------------------
+
+
+@repo_app.command("create")
+def repo_create(
+    full_name: Annotated[str, typer.Argument(metavar="OWNER/NAME")],
+    private: Annotated[bool, typer.Option("--private", help="Only people with access can see it.")] = False,
+    description: Annotated[str, typer.Option("--description")] = "",
+) -> None:
+    """Create an empty repository."""
+    owner, sep, name = full_name.partition("/")
+    if not sep or not owner or not name:
+        raise Invalid(f"expected OWNER/NAME, got {full_name!r}")
+    settings = load_settings()
+    with unit_of_work(settings) as session:
+        repo = repos.create_repository(
+            session,
+            settings,
+            owner=accounts.get_account(session, owner),
+            name=name,
+            private=private,
+            description=description,
+            now=clock.now(),
+        )
+        typer.echo(f"created {repo.visibility} repository {repo.full_name} (id {repo.id})")
+
+
+@repo_app.command("add-collaborator")
+def repo_add_collaborator(
+    full_name: Annotated[str, typer.Argument(metavar="OWNER/NAME")],
+    login: str,
+    role: Annotated[str, typer.Option("--role", help="read, triage, write, maintain or admin.")],
+) -> None:
+    """Give a user a role on a repository."""
+    try:
+        parsed = RepoRole.parse(role)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    with unit_of_work(load_settings()) as session:
+        repo = repos.get_repository(session, full_name)
+        repos.add_collaborator(session, repo=repo, user=accounts.get_user(session, login), role=parsed, now=clock.now())
+        typer.echo(f"{login} has the {parsed.label} role on {repo.full_name}")
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+
+def _parse_permissions(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, level = item.partition("=")
+        if not sep or not key.strip() or not level.strip():
+            raise Invalid(f"--permission expects NAME=LEVEL (e.g. contents=write), not {item!r}")
+        out[key.strip()] = level.strip()
+    return out
+
+
+@token_app.command("create")
+def token_create(
+    login: str,
+    classic: Annotated[bool, typer.Option("--classic", help="A classic token with OAuth scopes.")] = False,
+    fine_grained: Annotated[bool, typer.Option("--fine-grained", help="A fine-grained token.")] = False,
+    scopes: Annotated[str, typer.Option("--scopes", help="Classic: comma-separated scopes.")] = "",
+    note: Annotated[str, typer.Option("--note", help="Classic: what the token is for.")] = "",
+    name: Annotated[str, typer.Option("--name", help="Fine-grained: the token's name.")] = "",
+    description: Annotated[str, typer.Option("--description", help="Fine-grained: a description.")] = "",
+    owner: Annotated[str, typer.Option("--owner", help="Fine-grained: resource owner (you or an org).")] = "",
+    repos_: Annotated[str, typer.Option("--repos", help="Fine-grained: only these repositories (a,b).")] = "",
+    all_repos: Annotated[bool, typer.Option("--all-repos", help="Fine-grained: all the owner's repositories.")] = False,
+    permission: Annotated[
+        list[str] | None, typer.Option("--permission", help="Fine-grained: NAME=LEVEL, repeatable.")
+    ] = None,
+    expires_in: Annotated[str, typer.Option("--expires-in", help="Days until expiry, or 'never'.")] = "30",
+) -> None:
+    """Create a token and print it once on stdout (nothing else)."""
+    if classic == fine_grained:
+        raise Invalid("choose exactly one of --classic and --fine-grained")
+    settings = load_settings()
+    now = clock.now()
+    expires_at = parse_expiry(expires_in, now)
+    with unit_of_work(settings) as session:
+        user = accounts.get_user(session, login)
+        if classic:
+            if name or owner or repos_ or all_repos or permission:
+                raise Invalid("--name, --owner, --repos, --all-repos and --permission are for --fine-grained tokens")
+            from tokenforge.credentials.scopes import UnknownScope, parse
+
+            try:
+                scope_list = parse(scopes)
+            except UnknownScope as exc:
+                raise Invalid(f"unknown scope: {exc.scope}") from None
+            issued = tokens.create_classic_token(
+                session,
+                settings,
+                user=user,
+                note=note or "cli token",
+                scopes=scope_list,
+                expires_at=expires_at,
+                now=now,
+            )
+        else:
+            if scopes or note:
+                raise Invalid("--scopes and --note are for --classic tokens")
+            if not name:
+                raise Invalid("--name is required for a fine-grained token")
+            if repos_ and all_repos:
+                raise Invalid("choose at most one of --repos and --all-repos")
+            resource_owner = accounts.get_account(session, owner or login)
+            chosen = [
+                repos.get_repository(session, f"{resource_owner.login}/{r.strip()}")
+                for r in repos_.split(",")
+                if r.strip()
+            ]
+            selection = (
+                RepositorySelection.SUBSET
+                if repos_
+                else RepositorySelection.ALL
+                if all_repos
+                else RepositorySelection.NONE
+            )
+            issued = tokens.create_fine_grained_token(
+                session,
+                settings,
+                user=user,
+                name=name,
+                description=description,
+                resource_owner=resource_owner,
+                permissions=_parse_permissions(permission or []),
+                repository_selection=selection,
+                repositories=chosen,
+                expires_at=expires_at,
+                now=now,
+            )
+        secret = issued.secret
+    # Printed only after the commit: a token that failed to save is never shown.
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list(login: str) -> None:
+    """List a user's tokens (never their secrets)."""
+    now = clock.now()
+    with unit_of_work(load_settings()) as session:
+        user = accounts.get_user(session, login)
+        rows = tokens.list_tokens(session, user)
+        typer.echo(f"{'ID':>6}  {'KIND':<12}  {'NAME':<30}  {'GRANT':<40}  {'EXPIRES':<20}  LAST USED")
+        for t in rows:
+            if t.grant is None:
+                grant = t.scopes.replace(",", ", ") if t.scopes else "(no scopes)"
+            else:
+                grant = f"{t.grant.resource_owner.login}: {t.grant.repository_selection}; " + ", ".join(
+                    f"{k}={v}" for k, v in t.grant.permissions.items()
+                )
+                if t.grant.approval != "approved":
+                    grant += f" [{t.grant.approval}]"
+            if t.expires_at is None:
+                expires = "never"
+            else:
+                expires = ("expired " if t.expires_at <= now else "") + t.expires_at.strftime("%Y-%m-%d %H:%M")
+            used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never"
+            typer.echo(f"{t.id:>6}  {t.kind:<12}  {t.name[:30]:<30}  {grant[:40]:<40}  {expires:<20}  {used}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Revoke a token at once."""
+    with unit_of_work(load_settings()) as session:
+        token = tokens.get_token(session, token_id)
+        tokens.revoke_token(session, token=token, reason=RevokedReason.ADMIN, now=clock.now())
+        typer.echo(f"revoked token {token.id} ({token.name}) of {token.user.login}")
+
+
+def _die(message: str, code: int) -> NoReturn:
+    print(f"tokenforge: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main() -> None:
+    """Entry point. Usage errors are Typer's (exit 2); every other error a user can cause is one
+    line on stderr: exit 1 for bad input, 3 when the database cannot be reached."""
+    try:
+        app()
+    except Unavailable as exc:
+        _die(exc.message, 3)
+    except TokenforgeError as exc:
+        _die(exc.message, 1)
+    except SQLAlchemyError as exc:
+        _die(f"database error: {first_line(getattr(exc, 'orig', None) or exc)}", 3)
+    except OSError as exc:
+        _die(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), 1)

@@ -1,0 +1,123 @@
+"""Settings, from ``TOKENFORGE_*`` environment variables (pydantic-settings).
+
+Built explicitly (``Settings()``) by the entry points and passed down; nothing reads the
+environment at import time, so tests construct as many independent instances as they need.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tokenforge.credentials.digest import PepperRing
+from tokenforge.credentials.format import (
+    DEFAULT_CLASSIC_PREFIX,
+    DEFAULT_FINE_GRAINED_PREFIX,
+    InvalidPrefix,
+    TokenFormat,
+)
+from tokenforge.errors import ConfigurationError
+
+# Values that mean "not set": refused outside the demo, where a real secret is mandatory.
+_PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "insecure"})
+DEMO_SECRET_FILE = "demo-secret-key"  # noqa: S105 (a file name, not a secret)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOKENFORGE_", extra="ignore", frozen=True)
+
+    data_dir: Path = Path("tokenforge-data")
+    # Default: SQLite in the data directory. PostgreSQL: postgresql+psycopg://user@host/db
+    database_url: str = ""
+    # The externally visible URL, used in every absolute link (API ``url`` fields, emails).
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    # Secrets used before the current one, comma-separated: tokens minted under them still
+    # verify (see credentials/digest.py). Remove one when no token row uses its pepper id.
+    previous_secret_keys: Annotated[tuple[str, ...], NoDecode] = ()
+    classic_prefix: str = DEFAULT_CLASSIC_PREFIX
+    fine_grained_prefix: str = DEFAULT_FINE_GRAINED_PREFIX
+    # True only for ``tokenforge serve --demo``: allows a generated secret in the data dir.
+    demo: bool = False
+    smtp_url: str = ""
+    mail_from: str = "Tokenforge <tokenforge@localhost>"
+    git_binary: str = "git"
+    log_level: str = Field(default="info")
+
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("TOKENFORGE_BASE_URL must start with http:// or https://")
+        return value
+
+    # -- derived --------------------------------------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tokenforge.db').resolve()}"
+
+    @property
+    def repositories_dir(self) -> Path:
+        return self.data_dir / "repositories"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    def effective_secret_key(self) -> str:
+        """The secret, or a clear refusal. The demo may generate one and keep it in the data dir."""
+        if self.secret_key.strip().lower() not in _PLACEHOLDER_SECRETS:
+            if len(self.secret_key) < 16:
+                raise ConfigurationError("TOKENFORGE_SECRET_KEY must be at least 16 characters long")
+            return self.secret_key
+        if not self.demo:
+            raise ConfigurationError(
+                "TOKENFORGE_SECRET_KEY is not set (or is a placeholder). Set it to a long random value, "
+                "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`, or run "
+                "`tokenforge serve --demo` for a throw-away demo."
+            )
+        path = self.data_dir / DEMO_SECRET_FILE
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret + "\n")
+        path.chmod(0o600)
+        return secret
+
+    @cached_property
+    def peppers(self) -> PepperRing:
+        try:
+            return PepperRing.from_secrets(self.effective_secret_key(), self.previous_secret_keys)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    @cached_property
+    def token_format(self) -> TokenFormat:
+        try:
+            return TokenFormat(self.classic_prefix, self.fine_grained_prefix)
+        except InvalidPrefix as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    def api_url(self, path: str = "") -> str:
+        """An absolute REST URL; every one carries /api/v3 (PyGithub rejects anything else)."""
+        return f"{self.base_url}/api/v3{path}"
+
+    def web_url(self, path: str = "") -> str:
+        return f"{self.base_url}{path}"

@@ -1,0 +1,164 @@
+"""Repositories: creation (row + bare repository, atomically), lookup, collaborators, and the
+view of a repository that the authorization decision needs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tokenforge.accounts.models import Account, Organization, User
+from tokenforge.accounts.services import get_account
+from tokenforge.audit.services import record
+from tokenforge.authz.requirements import Target
+from tokenforge.authz.roles import RepoRole, repository_role
+from tokenforge.authz.subjects import Resource
+from tokenforge.config import Settings
+from tokenforge.db import on_rollback
+from tokenforge.errors import Conflict, Invalid, NotFound
+from tokenforge.orgs.services import org_role, policy_of
+from tokenforge.repos import storage
+from tokenforge.repos.models import REPO_NAME_MAX, Collaborator, Repository
+
+_NAME_RE = re.compile(rf"[A-Za-z0-9._-]{{1,{REPO_NAME_MAX}}}")
+DESCRIPTION_MAX = 350
+
+
+def validate_name(name: str) -> str:
+    if not _NAME_RE.fullmatch(name) or name in {".", ".."} or name.lower().endswith(".git"):
+        raise Invalid(
+            "Repository names may contain letters, digits, '.', '-' and '_', at most "
+            f"{REPO_NAME_MAX} characters, and may not end in '.git'",
+            field="name",
+        )
+    return name
+
+
+def repo_path(settings: Settings, repo: Repository) -> Path:
+    return settings.repositories_dir / f"{repo.id}.git"
+
+
+def find_repository(session: Session, owner_login: str, name: str) -> Repository | None:
+    return session.scalar(
+        select(Repository)
+        .join(Account, Account.id == Repository.owner_id)
+        .where(Account.login_key == owner_login.lower(), Repository.name_key == name.lower())
+    )
+
+
+def get_repository(session: Session, full_name: str) -> Repository:
+    owner, sep, name = full_name.partition("/")
+    repo = find_repository(session, owner, name) if sep else None
+    if repo is None:
+        raise NotFound(f"No repository named '{full_name}'")
+    return repo
+
+
+def create_repository(
+    session: Session,
+    settings: Settings,
+    *,
+    owner: Account,
+    name: str,
+    now: datetime,
+    private: bool = False,
+    description: str = "",
+    default_branch: str = "main",
+    actor: Account | None = None,
+) -> Repository:
+    validate_name(name)
+    if len(description) > DESCRIPTION_MAX:
+        raise Invalid(f"Description is too long (maximum is {DESCRIPTION_MAX} characters)", field="description")
+    if find_repository(session, owner.login, name) is not None:
+        raise Conflict(f"Repository '{owner.login}/{name}' already exists", field="name")
+    repo = Repository(
+        owner=owner,
+        owner_id=owner.id,
+        name=name,
+        name_key=name.lower(),
+        description=description,
+        private=private,
+        default_branch=default_branch,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(repo)
+    session.flush()  # assigns the id that names the directory
+    path = repo_path(settings, repo)
+    if path.exists():
+        # Left behind by a crash between "git init" and commit; the id is ours now.
+        shutil.rmtree(path)
+    on_rollback(session, lambda: shutil.rmtree(path, ignore_errors=True))
+    storage.init_bare(settings.git_binary, path, default_branch)
+    record(
+        session, "repo.created", now=now, actor=actor, user=owner, repository=repo.full_name, visibility=repo.visibility
+    )
+    return repo
+
+
+def add_collaborator(
+    session: Session, *, repo: Repository, user: User, role: RepoRole, now: datetime, actor: Account | None = None
+) -> Collaborator:
+    if repo.owner_id == user.id:
+        raise Invalid(f"{user.login} owns {repo.full_name} already", field="login")
+    existing = session.get(Collaborator, (repo.id, user.id))
+    if existing is None:
+        existing = Collaborator(repo_id=repo.id, user_id=user.id, role=role.label, created_at=now)
+        session.add(existing)
+    else:
+        existing.role = role.label
+    record(
+        session,
+        "repo.collaborator_set",
+        now=now,
+        actor=actor,
+        user=repo.owner,
+        repository=repo.full_name,
+        collaborator=user.login,
+        role=role.label,
+    )
+    session.flush()
+    return existing
+
+
+def user_role(session: Session, repo: Repository, user_id: int) -> RepoRole | None:
+    """The user's role on the repository from current data (None: no role)."""
+    owner = repo.owner
+    membership = org_role(session, owner.id, user_id) if isinstance(owner, Organization) else None
+    base = None
+    if isinstance(owner, Organization) and owner.default_repository_role != "none":
+        base = RepoRole.parse(owner.default_repository_role)
+    collab = session.scalar(
+        select(Collaborator.role).where(Collaborator.repo_id == repo.id, Collaborator.user_id == user_id)
+    )
+    return repository_role(
+        is_owner=owner.id == user_id,
+        org_role=membership,
+        org_base_role=base,
+        collaborator_role=RepoRole.parse(collab) if collab else None,
+    )
+
+
+def repository_resource(session: Session, repo: Repository, user_id: int | None) -> Resource:
+    """The repository as the given user (None: anonymous) stands towards it now."""
+    owner = repo.owner
+    is_org = isinstance(owner, Organization)
+    return Resource(
+        target=Target.REPOSITORY,
+        owner_id=owner.id,
+        owner_login=owner.login,
+        public=not repo.private,
+        repo_id=repo.id,
+        name=repo.full_name,
+        org_policy=policy_of(owner) if isinstance(owner, Organization) else None,
+        repo_role=user_role(session, repo, user_id) if user_id is not None else None,
+        org_role=org_role(session, owner.id, user_id) if is_org and user_id is not None else None,
+    )
+
+
+def resolve_owner(session: Session, login: str) -> Account:
+    return get_account(session, login)

@@ -1,0 +1,375 @@
+"""Creating, listing and revoking tokens, and turning a verified token into a principal.
+
+``IssuedToken.secret`` is the only copy of a plaintext token that ever exists on the server: it
+is returned to the caller to show once, and never stored, logged or put in an audit event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from tokenforge.accounts.models import Account, Organization, User
+from tokenforge.audit.services import record
+from tokenforge.authz.roles import OrgRole
+from tokenforge.authz.subjects import (
+    Approval,
+    ClassicToken,
+    FineGrainedToken,
+    RepositorySelection,
+    TokenPrincipal,
+)
+from tokenforge.config import Settings
+from tokenforge.credentials import permissions as perms
+from tokenforge.credentials import scopes as scope_catalog
+from tokenforge.credentials.format import TokenKind, last_eight
+from tokenforge.credentials.permissions import Level
+from tokenforge.errors import Conflict, Forbidden, Invalid, NotFound
+from tokenforge.orgs.services import org_role
+from tokenforge.repos.models import Repository
+from tokenforge.repos.services import user_role
+from tokenforge.tokens.models import (
+    DESCRIPTION_MAX,
+    FINE_GRAINED_NAME_MAX,
+    NAME_MAX,
+    FineGrainedGrant,
+    RevokedReason,
+    Token,
+    TokenRepository,
+)
+
+FINE_GRAINED_PER_USER = 50  # GitHub's limit (spec §3.1)
+MAX_EXPIRY = timedelta(days=366 * 10)  # a sanity bound on custom dates; "never" is None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: Token
+    secret: str  # shown once; never stored
+
+
+def _require_verified_email(user: User) -> None:
+    if not user.has_verified_email:
+        raise Forbidden("Verify your email address before creating a personal access token", field="email")
+
+
+def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is None:
+        return
+    if expires_at <= now:
+        raise Invalid("Expiration must be in the future", field="expires_at")
+    if expires_at - now > MAX_EXPIRY:
+        raise Invalid("Expiration is too far in the future; choose a nearer date or no expiration", field="expires_at")
+
+
+def _check_name_free(session: Session, user: User, kind: TokenKind, name: str) -> None:
+    taken = session.scalar(
+        select(Token.id).where(
+            Token.user_id == user.id, Token.kind == kind.value, Token.name == name, Token.revoked_at.is_(None)
+        )
+    )
+    if taken is not None:
+        label = "Note" if kind is TokenKind.CLASSIC else "Name"
+        raise Conflict(f"{label} has already been taken", field="name")
+
+
+def _new_row(
+    settings: Settings,
+    *,
+    user: User,
+    kind: TokenKind,
+    name: str,
+    now: datetime,
+    expires_at: datetime | None,
+    **fields: object,
+) -> tuple[Token, str]:
+    secret = settings.token_format.mint(kind)
+    token = Token(
+        user=user,
+        user_id=user.id,
+        kind=kind.value,
+        digest=settings.peppers.digest(secret),
+        pepper_id=settings.peppers.current.id,
+        last_eight=last_eight(secret),
+        name=name,
+        created_at=now,
+        updated_at=now,
+        expires_at=expires_at,
+        **fields,
+    )
+    return token, secret
+
+
+def _flush(session: Session, token: Token) -> None:
+    session.add(token)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # The name check above races with a concurrent creation; the unique index decides.
+        raise Conflict("A token with this name already exists", field="name") from exc
+
+
+def create_classic_token(
+    session: Session,
+    settings: Settings,
+    *,
+    user: User,
+    note: str,
+    scopes: Iterable[str],
+    expires_at: datetime | None,
+    now: datetime,
+    actor: Account | None = None,
+    ip: str | None = None,
+) -> IssuedToken:
+    """Create a classic token and record the audit event."""
+    _require_verified_email(user)
+    note = note.strip()
+    if not note:
+        raise Invalid("Note can't be blank", field="note")
+    if len(note) > NAME_MAX:
+        raise Invalid(f"Note is too long (maximum is {NAME_MAX} characters)", field="note")
+    try:
+        normalized = scope_catalog.normalize(scopes)
+    except scope_catalog.UnknownScope as exc:
+        raise Invalid(f"Unknown scope: {exc.scope}", field="scopes") from None
+    _check_expiry(expires_at, now)
+    _check_name_free(session, user, TokenKind.CLASSIC, note)
+    token, secret = _new_row(
+        settings,
+        user=user,
+        kind=TokenKind.CLASSIC,
+        name=note,
+        now=now,
+        expires_at=expires_at,
+        scopes=",".join(normalized),
+    )
+    _flush(session, token)
+    record(
+        session,
+        "token.created",
+        now=now,
+        actor=actor or user,
+        token=token,
+        ip=ip,
+        kind="classic",
+        scopes=list(normalized),
+        expires_at=expires_at.isoformat() if expires_at else None,
+    )
+    return IssuedToken(token, secret)
+
+
+def create_fine_grained_token(
+    session: Session,
+    settings: Settings,
+    *,
+    user: User,
+    name: str,
+    resource_owner: Account,
+    permissions: Mapping[str, Level | str],
+    expires_at: datetime | None,
+    now: datetime,
+    description: str = "",
+    repository_selection: RepositorySelection = RepositorySelection.NONE,
+    repositories: Sequence[Repository] = (),
+    justification: str = "",
+    actor: Account | None = None,
+    ip: str | None = None,
+) -> IssuedToken:
+    """Create a fine-grained token, its grant, and (for an organization) its approval state."""
+    _require_verified_email(user)
+    name = name.strip()
+    if not name:
+        raise Invalid("Name can't be blank", field="name")
+    if len(name) > FINE_GRAINED_NAME_MAX:
+        raise Invalid(f"Name is too long (maximum is {FINE_GRAINED_NAME_MAX} characters)", field="name")
+    if len(description) > DESCRIPTION_MAX:
+        raise Invalid(f"Description is too long (maximum is {DESCRIPTION_MAX} characters)", field="description")
+    if len(justification) > DESCRIPTION_MAX:
+        raise Invalid(f"Justification is too long (maximum is {DESCRIPTION_MAX} characters)", field="justification")
+    _check_expiry(expires_at, now)
+
+    is_org = isinstance(resource_owner, Organization)
+    membership = org_role(session, resource_owner.id, user.id) if is_org else None
+    # A token may target only its own user or an organization the user belongs to that allows
+    # fine-grained tokens; anything else reads as "no such owner", GitHub's wording (spec §6.1).
+    if (
+        isinstance(resource_owner, Organization)
+        and (membership is None or not resource_owner.fine_grained_tokens_allowed)
+    ) or (not is_org and resource_owner.id != user.id):
+        raise Invalid(f"Cannot find the specified resource owner: {resource_owner.login}", field="resource_owner")
+
+    try:
+        granted = perms.normalize(permissions, owner_is_organization=is_org)
+    except perms.InvalidPermission as exc:
+        raise Invalid(str(exc), field="permissions") from None
+    if (
+        is_org
+        and membership is not OrgRole.OWNER
+        and any(perms.CATALOG[key].group is perms.Group.ORGANIZATION for key in granted)
+    ):
+        raise Invalid("Only organization owners can grant organization permissions", field="permissions")
+
+    if isinstance(resource_owner, Organization) and resource_owner.max_lifetime_fine_grained_days is not None:
+        limit = timedelta(days=resource_owner.max_lifetime_fine_grained_days)
+        if expires_at is None or expires_at - now > limit:
+            raise Invalid(
+                f"{resource_owner.login} requires fine-grained tokens to expire within {limit.days} days",
+                field="expires_at",
+            )
+
+    chosen = _check_repositories(session, user, resource_owner, repository_selection, repositories)
+
+    live = session.scalar(
+        select(func.count())
+        .select_from(Token)
+        .where(Token.user_id == user.id, Token.kind == TokenKind.FINE_GRAINED.value, Token.revoked_at.is_(None))
+    )
+    if (live or 0) >= FINE_GRAINED_PER_USER:
+        raise Invalid(f"You can have at most {FINE_GRAINED_PER_USER} fine-grained personal access tokens", field="name")
+    _check_name_free(session, user, TokenKind.FINE_GRAINED, name)
+
+    # Owners' own tokens are approved at once (spec §3.4); so is every token aimed at a user.
+    needs_approval = isinstance(resource_owner, Organization) and resource_owner.approval_required
+    approval = Approval.PENDING if needs_approval and membership is not OrgRole.OWNER else Approval.APPROVED
+
+    token, secret = _new_row(
+        settings,
+        user=user,
+        kind=TokenKind.FINE_GRAINED,
+        name=name,
+        now=now,
+        expires_at=expires_at,
+        description=description,
+    )
+    token.grant = FineGrainedGrant(
+        resource_owner_id=resource_owner.id,
+        repository_selection=repository_selection.value,
+        permissions={key: level.label for key, level in granted.items()},
+        approval=approval.value,
+        justification=justification,
+    )
+    _flush(session, token)
+    for repo in chosen:
+        session.add(TokenRepository(token_id=token.id, repo_id=repo.id, resource_owner_id=resource_owner.id))
+    session.flush()
+    record(
+        session,
+        "token.created",
+        now=now,
+        actor=actor or user,
+        token=token,
+        ip=ip,
+        kind="fine_grained",
+        resource_owner=resource_owner.login,
+        repository_selection=repository_selection.value,
+        repositories=[r.name for r in chosen],
+        permissions=token.grant.permissions,
+        expires_at=expires_at.isoformat() if expires_at else None,
+    )
+    if approval is Approval.PENDING:
+        record(
+            session,
+            "token.approval_requested",
+            now=now,
+            actor=actor or user,
+            token=token,
+            ip=ip,
+            org=resource_owner,
+            justification=justification,
+        )
+    return IssuedToken(token, secret)
+
+
+def _check_repositories(
+    session: Session, user: User, owner: Account, selection: RepositorySelection, repositories: Sequence[Repository]
+) -> list[Repository]:
+    if selection is not RepositorySelection.SUBSET:
+        if repositories:
+            raise Invalid("Repositories can only be listed with 'only select repositories'", field="repositories")
+        return []
+    if not repositories:
+        raise Invalid("Select at least one repository", field="repositories")
+    unique = list({r.id: r for r in repositories}.values())
+    for repo in unique:
+        # Selecting a repository must not reveal a private one the user cannot see: the same
+        # "not found" for "not yours" and "does not exist".
+        if repo.owner_id != owner.id or (repo.private and user_role(session, repo, user.id) is None):
+            raise Invalid(f"Repository not found: {owner.login}/{repo.name}", field="repositories")
+    return unique
+
+
+def list_tokens(session: Session, user: User, kind: TokenKind | None = None) -> list[Token]:
+    """The user's live (unrevoked) tokens, newest first. Expired ones are included."""
+    query = (
+        select(Token)
+        .where(Token.user_id == user.id, Token.revoked_at.is_(None))
+        .options(selectinload(Token.grant).selectinload(FineGrainedGrant.resource_owner))
+        .order_by(Token.created_at.desc(), Token.id.desc())
+    )
+    if kind is not None:
+        query = query.where(Token.kind == kind.value)
+    return list(session.scalars(query))
+
+
+def get_token(session: Session, token_id: int) -> Token:
+    token = session.get(Token, token_id)
+    if token is None or token.revoked_at is not None:
+        raise NotFound(f"No token with id {token_id}")
+    return token
+
+
+def revoke_token(
+    session: Session,
+    *,
+    token: Token,
+    reason: RevokedReason,
+    now: datetime,
+    actor: Account | None = None,
+    ip: str | None = None,
+) -> None:
+    """Stop a token from working, at once. The row stays (audit trail, digest never reissued)."""
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = now
+    token.revoked_reason = reason.value
+    session.flush()
+    record(session, "token.revoked", now=now, actor=actor, token=token, ip=ip, reason=reason.value)
+
+
+def principal_for(session: Session, settings: Settings, token: Token) -> TokenPrincipal:
+    """The decision's view of a live token (the caller has checked it is live)."""
+    user = token.user
+    if token.kind == TokenKind.CLASSIC.value:
+        scope_names = token.scope_list
+        return ClassicToken(
+            user_id=user.id,
+            login=user.login,
+            token_id=token.id,
+            lifetime=token.lifetime,
+            expires_at=token.expires_at,
+            settings_url=settings.web_url(f"/settings/tokens/{token.id}"),
+            scopes=scope_names,
+            granted=scope_catalog.expand(scope_names),
+        )
+    grant = token.grant
+    assert grant is not None, "fine-grained token without a grant (the schema forbids it)"
+    repo_ids = frozenset(session.scalars(select(TokenRepository.repo_id).where(TokenRepository.token_id == token.id)))
+    return FineGrainedToken(
+        user_id=user.id,
+        login=user.login,
+        token_id=token.id,
+        lifetime=token.lifetime,
+        expires_at=token.expires_at,
+        settings_url=settings.web_url(f"/settings/personal-access-tokens/{token.id}"),
+        resource_owner_id=grant.resource_owner_id,
+        resource_owner_login=grant.resource_owner.login,
+        repository_selection=RepositorySelection(grant.repository_selection),
+        repository_ids=repo_ids,
+        permissions={key: Level.parse(level) for key, level in grant.permissions.items()},
+        approval=Approval(grant.approval),
+    )
