@@ -249,6 +249,8 @@ class _Decider:
 
     def _fine_grained(self, token: FineGrainedToken) -> Decision | None:
         r, req = self.r, self.req
+        if r.target is Target.ACCOUNT:
+            return self._fine_grained_account(token)
         if r.owner_id != token.resource_owner_id:
             return self.hidden(
                 Reason.WRONG_RESOURCE_OWNER,
@@ -282,6 +284,29 @@ class _Decider:
                 )
             if token.repository_selection is RepositorySelection.SUBSET and r.repo_id not in token.repository_ids:
                 return self.hidden(Reason.REPOSITORY_NOT_SELECTED, f"{r.name} is not one of the token's repositories")
+        if not req.satisfied_by_permissions(token.permissions):
+            return self.forbidden(
+                Reason.MISSING_PERMISSION,
+                f"the fine-grained token needs {req.accepted_permissions} for {req.name} on {r.name}",
+            )
+        return None
+
+    def _fine_grained_account(self, token: FineGrainedToken) -> Decision | None:
+        """The token's own user's account (``/user``…), which the user can always see.
+
+        What needs no permission (``GET /user``) works whatever the resource owner: clients and
+        secret scanners call it with every token. Account permissions exist only on tokens whose
+        resource owner is the user, so anything that needs one is 403 for an organization's token.
+        """
+        r, req = self.r, self.req
+        if not req.alternatives:
+            return None
+        if token.resource_owner_id != r.owner_id:
+            return self.forbidden(
+                Reason.WRONG_RESOURCE_OWNER,
+                f"the fine-grained token's resource owner is {token.resource_owner_login}, so it holds no "
+                f"permissions on {r.name}'s account",
+            )
         if not req.satisfied_by_permissions(token.permissions):
             return self.forbidden(
                 Reason.MISSING_PERMISSION,

@@ -57,7 +57,9 @@ def parse_permissions(spec: str) -> tuple[Alternative, ...]:
             if permission is None:
                 raise ValueError(f"unknown permission in requirement: {key!r}")
             level = Level.parse(level_text)
-            if level > permission.max_level:
+            # Exactly the levels the catalog allows: a requirement of "workflows=read" would
+            # advertise a level no token can ever be granted.
+            if level not in permission.levels:
                 raise ValueError(f"{key} has no level {level.label}")
             items.append((key, level))
         if items:

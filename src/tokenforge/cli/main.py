@@ -29,7 +29,7 @@ from tokenforge.errors import Invalid, TokenforgeError, Unavailable
 from tokenforge.orgs import services as orgs
 from tokenforge.repos import services as repos
 from tokenforge.tokens import services as tokens
-from tokenforge.tokens.models import RevokedReason
+from tokenforge.tokens.models import RevokedReason, Token
 
 app = typer.Typer(
     name="tokenforge",
@@ -102,10 +102,10 @@ def serve(
     from tokenforge.app import create_app
 
     settings = load_settings(demo=demo)
+    settings.peppers  # noqa: B018  (refuse a missing secret before touching anything)
     db = Database(settings.resolved_database_url)
     try:
         db.migrate()
-        settings.peppers  # noqa: B018  (refuse a missing secret before listening)
         if demo:
             with db.unit_of_work() as session:
                 accounts_ = demo_data.seed(session, settings, now=clock.now())
@@ -321,29 +321,38 @@ def token_create(
     typer.echo(secret)
 
 
+def _status(token: Token, now: datetime) -> str:
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    if token.grant is not None and token.grant.approval != "approved":
+        return token.grant.approval
+    return "active"
+
+
+def _grant(token: Token) -> str:
+    if token.grant is None:
+        return "scopes: " + (", ".join(token.scope_list) or "(none)")
+    grant = token.grant
+    repositories = {"none": "public repositories (read-only)", "all": "all repositories"}.get(
+        grant.repository_selection, "repositories: " + ", ".join(r.name for r in grant.repositories)
+    )
+    permissions = ", ".join(f"{k}={v}" for k, v in grant.permissions.items())
+    return f"owner: {grant.resource_owner.login}; {repositories}; {permissions}"
+
+
 @token_app.command("list")
 def token_list(login: str) -> None:
-    """List a user's tokens (never their secrets)."""
+    """List a user's tokens, newest first (never their secrets)."""
     now = clock.now()
     with unit_of_work(load_settings()) as session:
         user = accounts.get_user(session, login)
-        rows = tokens.list_tokens(session, user)
-        typer.echo(f"{'ID':>6}  {'KIND':<12}  {'NAME':<30}  {'GRANT':<40}  {'EXPIRES':<20}  LAST USED")
-        for t in rows:
-            if t.grant is None:
-                grant = t.scopes.replace(",", ", ") if t.scopes else "(no scopes)"
-            else:
-                grant = f"{t.grant.resource_owner.login}: {t.grant.repository_selection}; " + ", ".join(
-                    f"{k}={v}" for k, v in t.grant.permissions.items()
-                )
-                if t.grant.approval != "approved":
-                    grant += f" [{t.grant.approval}]"
-            if t.expires_at is None:
-                expires = "never"
-            else:
-                expires = ("expired " if t.expires_at <= now else "") + t.expires_at.strftime("%Y-%m-%d %H:%M")
+        typer.echo(f"{'ID':>6}  {'KIND':<12}  {'STATUS':<8}  {'EXPIRES':<16}  {'LAST USED':<16}  NAME — GRANT")
+        for t in tokens.list_tokens(session, user):
+            expires = t.expires_at.strftime("%Y-%m-%d %H:%M") if t.expires_at else "never"
             used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never"
-            typer.echo(f"{t.id:>6}  {t.kind:<12}  {t.name[:30]:<30}  {grant[:40]:<40}  {expires:<20}  {used}")
+            typer.echo(
+                f"{t.id:>6}  {t.kind:<12}  {_status(t, now):<8}  {expires:<16}  {used:<16}  {t.name} — {_grant(t)}"
+            )
 
 
 @token_app.command("revoke")

@@ -33,10 +33,14 @@ class Level(IntEnum):
 
     @classmethod
     def parse(cls, text: str) -> Level:
-        try:
-            return cls[text.strip().upper()]
-        except KeyError:
-            raise ValueError(f"unknown permission level: {text!r} (read, write or admin)") from None
+        # ASCII only: Unicode case mapping would turn "wrıte" (dotless ı) into WRITE.
+        level = _LEVELS.get(text.strip().lower()) if isinstance(text, str) and text.isascii() else None
+        if level is None:
+            raise ValueError(f"unknown permission level: {text!r} (read, write or admin)")
+        return level
+
+
+_LEVELS = {level.name.lower(): level for level in Level}
 
 
 class Group(StrEnum):
@@ -179,6 +183,8 @@ def normalize(requested: Mapping[str, Level | str], *, owner_is_organization: bo
         if permission is None:
             raise InvalidPermission(f"unknown permission: {key!r}")
         try:
+            # Level.parse refuses anything but a string, so a number in a JSON body is a
+            # validation error, not a crash.
             level = raw_level if isinstance(raw_level, Level) else Level.parse(raw_level)
         except ValueError as exc:
             raise InvalidPermission(f"{key}: {exc}") from None

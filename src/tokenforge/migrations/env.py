@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 import tokenforge.models  # noqa: F401  (registers every table on Base.metadata)
 from tokenforge.db import Base
@@ -28,8 +29,11 @@ if connection is not None:
     with context.begin_transaction():
         context.run_migrations()
 else:
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
-    with engine.begin() as conn:
-        _configure(conn)
-        with context.begin_transaction():
-            context.run_migrations()
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            _configure(conn)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()

@@ -296,10 +296,12 @@ def _check_repositories(
         raise Invalid("Select at least one repository", field="repositories")
     unique = list({r.id: r for r in repositories}.values())
     for repo in unique:
-        # Selecting a repository must not reveal a private one the user cannot see: the same
-        # "not found" for "not yours" and "does not exist".
-        if repo.owner_id != owner.id or (repo.private and user_role(session, repo, user.id) is None):
-            raise Invalid(f"Repository not found: {owner.login}/{repo.name}", field="repositories")
+        # A private repository the user cannot see gets the same answer as one that does not
+        # exist, so the form cannot be used to probe for private repository names.
+        if repo.private and user_role(session, repo, user.id) is None:
+            raise Invalid("Repository not found", field="repositories")
+        if repo.owner_id != owner.id:
+            raise Invalid(f"{repo.full_name} does not belong to {owner.login}", field="repositories")
     return unique
 
 

@@ -1,0 +1,3 @@
+from tokenforge.cli.main import main
+
+main()

@@ -1,0 +1,192 @@
+"""The migrations and the models describe the same schema, and the schema itself enforces the
+invariants the code relies on — on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, insert, inspect, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import factories
+from tokenforge.config import Settings
+from tokenforge.db import Base, Database, alembic_config
+from tokenforge.tokens.models import FineGrainedGrant, Token, TokenRepository
+
+
+def test_models_and_migrations_agree(database_url: str) -> None:
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    engine.dispose()
+    assert diff == [], f"models and migrations disagree; write a migration: {diff}"
+
+
+def test_downgrade_to_empty_and_upgrade_again(database_url: str) -> None:
+    cfg = alembic_config(database_url)
+    command.downgrade(cfg, "base")
+    engine = create_engine(database_url)
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    db = Database(database_url)
+    db.migrate()
+    db.dispose()
+    engine = create_engine(database_url)
+    assert {t.name for t in Base.metadata.sorted_tables} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_migrate_is_idempotent(database_url: str) -> None:
+    db = Database(database_url)
+    db.migrate()
+    db.migrate()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+    db.dispose()
+
+
+def _token_row(user_id: int, now: datetime, **overrides: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "user_id": user_id,
+        "kind": "classic",
+        "digest": b"\x01" * 32,
+        "pepper_id": "abcd1234",
+        "last_eight": "abcdefgh",
+        "name": "n",
+        "description": "",
+        "scopes": "repo",
+        "created_at": now,
+        "updated_at": now,
+    }
+    row.update(overrides)
+    return row
+
+
+@pytest.mark.parametrize(
+    ("overrides", "why"),
+    [
+        ({"kind": "oauth"}, "unknown kind"),
+        ({"scopes": None}, "classic without scopes"),
+        ({"kind": "fine_grained"}, "fine-grained with scopes"),
+        ({"name": ""}, "empty name"),
+        ({"last_eight": "abc"}, "last_eight not 8 characters"),
+        ({"revoked_reason": "user"}, "reason without revocation time"),
+        ({"expires_at": datetime(2000, 1, 1).astimezone()}, "expiry before creation"),
+    ],
+)
+def test_token_check_constraints(
+    session: Session, settings: Settings, now: datetime, overrides: dict[str, object], why: str
+) -> None:
+    alice = factories.user(session, "alice", now)
+    with pytest.raises(IntegrityError):
+        session.execute(insert(Token).values(**_token_row(alice.id, now, **overrides)))
+        session.flush()
+
+
+def test_digest_is_unique(session: Session, now: datetime) -> None:
+    alice = factories.user(session, "alice", now)
+    session.execute(insert(Token).values(**_token_row(alice.id, now)))
+    with pytest.raises(IntegrityError):
+        session.execute(insert(Token).values(**_token_row(alice.id, now, name="other")))
+
+
+def test_live_token_names_are_unique_but_revoked_ones_free_the_name(session: Session, now: datetime) -> None:
+    alice = factories.user(session, "alice", now)
+    session.execute(insert(Token).values(**_token_row(alice.id, now, revoked_at=now, revoked_reason="user")))
+    session.execute(insert(Token).values(**_token_row(alice.id, now, digest=b"\x02" * 32)))
+    with pytest.raises(IntegrityError):
+        session.execute(insert(Token).values(**_token_row(alice.id, now, digest=b"\x03" * 32)))
+
+
+def test_a_grant_cannot_hang_off_a_classic_token(session: Session, settings: Settings, now: datetime) -> None:
+    alice = factories.user(session, "alice", now)
+    issued = factories.classic(session, settings, alice, now, "repo")
+    with pytest.raises(IntegrityError):
+        session.execute(
+            insert(FineGrainedGrant).values(
+                token_id=issued.token.id,
+                token_kind="classic",
+                resource_owner_id=alice.id,
+                repository_selection="all",
+                permissions={},
+                approval="approved",
+                justification="",
+            )
+        )
+        session.flush()
+
+
+def test_a_token_cannot_select_a_repository_of_another_owner(
+    session: Session, settings: Settings, now: datetime
+) -> None:
+    """The composite foreign key makes it impossible, not merely rejected by the service."""
+    alice, bob = factories.user(session, "alice", now), factories.user(session, "bob", now)
+    alices = factories.repo(session, settings, alice, "mine", now)
+    bobs = factories.repo(session, settings, bob, "theirs", now)
+    issued = factories.fine_grained(
+        session, settings, alice, now, repositories=[alices], permissions={"contents": "read"}
+    )
+    session.flush()
+    with pytest.raises(IntegrityError):
+        session.execute(
+            insert(TokenRepository).values(token_id=issued.token.id, repo_id=bobs.id, resource_owner_id=alice.id)
+        )
+        session.flush()
+    session.rollback()
+    with pytest.raises(IntegrityError):
+        # Lying about the owner does not help: the grant's owner must match too.
+        session.execute(
+            insert(TokenRepository).values(token_id=issued.token.id, repo_id=bobs.id, resource_owner_id=bob.id)
+        )
+        session.flush()
+
+
+def test_deleting_a_user_cascades_to_tokens_and_grants(session: Session, settings: Settings, now: datetime) -> None:
+    alice = factories.user(session, "alice", now)
+    repo = factories.repo(session, settings, alice, "r", now)
+    factories.fine_grained(session, settings, alice, now, repositories=[repo], permissions={"contents": "read"})
+    factories.classic(session, settings, alice, now, "repo")
+    session.commit()
+    session.delete(alice)
+    session.commit()
+    for table in ("tokens", "fine_grained_grants", "token_repositories", "users"):
+        assert session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0, table
+
+
+def test_one_primary_email_per_user(session: Session, now: datetime) -> None:
+    from tokenforge.accounts.models import Email
+
+    alice = factories.user(session, "alice", now)
+    session.add(
+        Email(
+            user_id=alice.id,
+            address="a2@example.com",
+            address_key="a2@example.com",
+            verified=True,
+            primary=True,
+            created_at=now,
+        )
+    )
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_org_lifetime_policy_must_be_positive(session: Session, now: datetime) -> None:
+    alice = factories.user(session, "alice", now)
+    acme = factories.org(session, "acme", alice, now)
+    acme.max_lifetime_fine_grained_days = 0
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_datetimes_come_back_as_aware_utc(session: Session, now: datetime) -> None:
+    alice = factories.user(session, "alice", now + timedelta(microseconds=1234))
+    session.commit()
+    session.expire_all()
+    assert alice.created_at == now + timedelta(microseconds=1234)
+    assert alice.created_at.utcoffset() == timedelta(0)

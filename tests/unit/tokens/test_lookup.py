@@ -1,0 +1,139 @@
+"""The verification path: shape and checksum first, one indexed query, revocation seen at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+import factories
+from tokenforge.config import Settings
+from tokenforge.credentials.format import TokenKind
+from tokenforge.db import Database
+from tokenforge.tokens.lookup import TokenLookup
+from tokenforge.tokens.models import RevokedReason
+from tokenforge.tokens.services import revoke_token
+
+
+@pytest.fixture
+def lookup(settings: Settings) -> Iterator[TokenLookup]:
+    instance = TokenLookup(settings.resolved_database_url, settings.token_format, settings.peppers)
+    yield instance
+    instance.close()
+
+
+def test_valid_tokens_verify_with_one_query(
+    db: Database, settings: Settings, lookup: TokenLookup, now: datetime
+) -> None:
+    with db.unit_of_work() as s:
+        alice = factories.user(s, "alice", now)
+        classic = factories.classic(s, settings, alice, now, "repo")
+        fine = factories.fine_grained(s, settings, alice, now, expires_in=None)
+    verified = lookup.verify(classic.secret, now)
+    assert verified is not None
+    assert (verified.id, verified.user_id, verified.kind) == (classic.token.id, alice.id, TokenKind.CLASSIC)
+    assert verified.expires_at == now + timedelta(days=30)
+    verified_fine = lookup.verify(fine.secret, now)
+    assert verified_fine is not None
+    assert verified_fine.kind is TokenKind.FINE_GRAINED
+    assert verified_fine.expires_at is None
+    assert (lookup.queries, lookup.digests) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "password123",
+        "ghp_",
+        "ghp_M7H4jxUDDWHP4kZ6A4dxlQYsQIWJuq11T4V3",  # GitHub's vector with its last character changed
+        "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 ",
+        "github_pat_" + "A" * 82,
+        "x" * 10_000,
+        "ghp_ÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀÀ",
+    ],
+)
+def test_garbage_is_rejected_before_hashing_or_io(lookup: TokenLookup, now: datetime, garbage: str) -> None:
+    assert lookup.verify(garbage, now) is None
+    assert (lookup.queries, lookup.digests) == (0, 0)
+
+
+def test_well_formed_unknown_token_costs_one_lookup(settings: Settings, lookup: TokenLookup, now: datetime) -> None:
+    unknown = settings.token_format.mint_classic()
+    assert lookup.verify(unknown, now) is None
+    assert (lookup.queries, lookup.digests) == (1, 1)
+
+
+def test_revocation_is_seen_by_the_next_lookup(
+    db: Database, settings: Settings, lookup: TokenLookup, now: datetime
+) -> None:
+    with db.unit_of_work() as s:
+        issued = factories.classic(s, settings, factories.user(s, "alice", now), now, "repo")
+    assert lookup.verify(issued.secret, now) is not None
+    with db.unit_of_work() as s:
+        token = s.merge(issued.token)
+        revoke_token(s, token=token, reason=RevokedReason.USER, now=now)
+    # Same lookup, same long-lived connection: no stale snapshot may hide the revocation.
+    assert lookup.verify(issued.secret, now) is None
+
+
+def test_expiry_is_exact(db: Database, settings: Settings, lookup: TokenLookup, now: datetime) -> None:
+    with db.unit_of_work() as s:
+        issued = factories.classic(
+            s, settings, factories.user(s, "alice", now), now, "repo", expires_in=timedelta(days=7)
+        )
+    expiry = now + timedelta(days=7)
+    assert lookup.verify(issued.secret, expiry - timedelta(microseconds=1)) is not None
+    assert lookup.verify(issued.secret, expiry) is None
+
+
+def test_a_kind_mismatch_is_refused(db: Database, settings: Settings, lookup: TokenLookup, now: datetime) -> None:
+    with db.unit_of_work() as s:
+        issued = factories.classic(s, settings, factories.user(s, "alice", now), now, "repo")
+    assert lookup.verify(issued.secret, now) is not None
+    with db.engine.begin() as conn:
+        from sqlalchemy import text
+
+        conn.execute(text("UPDATE tokens SET kind = 'fine_grained', scopes = NULL"))
+    assert lookup.verify(issued.secret, now) is None
+
+
+def test_rotated_secret_keeps_old_tokens_working(db: Database, settings: Settings, now: datetime) -> None:
+    with db.unit_of_work() as s:
+        old = factories.classic(s, settings, factories.user(s, "alice", now), now, "repo")
+    rotated = Settings(
+        data_dir=settings.data_dir,
+        database_url=settings.database_url,
+        secret_key="a-brand-new-secret-key-0123456789",
+        previous_secret_keys=(settings.secret_key,),
+    )
+    lookup = TokenLookup(rotated.resolved_database_url, rotated.token_format, rotated.peppers)
+    try:
+        verified = lookup.verify(old.secret, now)
+        assert verified is not None
+        assert verified.id == old.token.id
+        assert (lookup.queries, lookup.digests) == (1, 2)  # one query for both peppers
+    finally:
+        lookup.close()
+    # Without the old secret configured, the old token no longer verifies.
+    forgotten = Settings(
+        data_dir=settings.data_dir, database_url=settings.database_url, secret_key="a-brand-new-secret-key-0123456789"
+    )
+    lookup = TokenLookup(forgotten.resolved_database_url, forgotten.token_format, forgotten.peppers)
+    try:
+        assert lookup.verify(old.secret, now) is None
+    finally:
+        lookup.close()
+
+
+def test_new_tokens_use_the_new_pepper(session: Session, settings: Settings, now: datetime) -> None:
+    rotated = Settings(
+        data_dir=settings.data_dir,
+        database_url=settings.database_url,
+        secret_key="a-brand-new-secret-key-0123456789",
+        previous_secret_keys=(settings.secret_key,),
+    )
+    issued = factories.classic(session, rotated, factories.user(session, "alice", now), now, "repo")
+    assert issued.token.pepper_id == rotated.peppers.current.id != settings.peppers.current.id
