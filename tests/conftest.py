@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from live import LiveServer
 from tokenforge.config import Settings
 from tokenforge.db import Base, Database
 
@@ -77,9 +78,11 @@ def postgres_url(postgres_skip_reason: str | None, worker_id: str) -> Iterator[s
 
 def _truncate(url: str) -> None:
     engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    # auth_state is a single row written by a migration: reset it rather than delete it.
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name != "auth_state")
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(text("UPDATE auth_state SET generation = 0"))
     engine.dispose()
 
 
@@ -122,3 +125,12 @@ def session(db: Database) -> Iterator[Session]:
 @pytest.fixture
 def now() -> datetime:
     return NOW
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    server = LiveServer(settings).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from tokenforge.auth.authenticator import Authenticator
+from tokenforge.auth.generation import Generation
+from tokenforge.auth.middleware import AuthenticationMiddleware
+from tokenforge.auth.usage import UsageRecorder
 from tokenforge.clock import Clock, SystemClock
 from tokenforge.config import Settings
 from tokenforge.db import Database
 from tokenforge.tokens.lookup import TokenLookup
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -22,19 +31,59 @@ class Services:
     db: Database
     clock: Clock
     lookup: TokenLookup
+    generation: Generation
+    usage: UsageRecorder
+    authenticator: Authenticator
+
+    def flush_usage(self) -> int:
+        return self.usage.flush(self.db)
+
+    def close(self) -> None:
+        self.lookup.close()
+        self.generation.close()
+        self.db.dispose()
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     # Fail at start, not on the first request, if the secret or the prefixes are unusable.
     peppers, token_format = settings.peppers, settings.token_format
     url = settings.resolved_database_url
-    services = Services(settings, Database(url), clock or SystemClock(), TokenLookup(url, token_format, peppers))
+    clock = clock or SystemClock()
+    db = Database(url)
+    lookup = TokenLookup(url, token_format, peppers)
+    generation = Generation(url, poll_interval=settings.generation_poll_seconds)
+    db.access_listeners.append(generation.refresh)
+    usage = UsageRecorder()
+    authenticator = Authenticator(settings, db, lookup, generation, usage, clock,
+                                  cache_size=settings.auth_cache_size)
+    return Services(settings, db, clock, lookup, generation, usage, authenticator)
+
+
+async def _flush_periodically(services: Services) -> None:
+    while True:
+        await asyncio.sleep(services.settings.usage_flush_seconds)
+        try:
+            await asyncio.to_thread(services.flush_usage)
+        except Exception:  # a failed flush keeps its batch for the next one
+            log.exception("could not write last-used data; will retry")
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    services = build_services(settings, clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        services.lookup.close()
-        services.db.dispose()
+        flusher = asyncio.create_task(_flush_periodically(services))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            try:
+                services.flush_usage()
+            finally:
+                services.close()
 
     app = FastAPI(title="Tokenforge", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
@@ -42,4 +91,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     from tokenforge.web.routes import router as web_router
 
     app.include_router(web_router)
+    app.add_middleware(AuthenticationMiddleware, authenticator=services.authenticator)
     return app

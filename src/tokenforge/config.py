@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     smtp_url: str = ""
     mail_from: str = "Tokenforge <tokenforge@localhost>"
     git_binary: str = "git"
+    # Verified principals kept in memory (entries); 0 disables the cache.
+    auth_cache_size: int = 10_000
+    # How often another process's access-reducing change is picked up at the latest (seconds).
+    generation_poll_seconds: float = 0.5
+    # How often last-used data is written (seconds); also written at shutdown.
+    usage_flush_seconds: float = 60.0
     log_level: str = Field(default="info")
 
     @field_validator("previous_secret_keys", mode="before")

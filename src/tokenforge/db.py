@@ -97,6 +97,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Called after a commit that reduced someone's access (see auth/generation.py), so this
+        # process drops cached decisions before it answers its next request.
+        self.access_listeners: list[Callable[[], None]] = []
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -105,6 +108,9 @@ class Database:
         try:
             yield session
             session.commit()
+            if session.info.pop(ACCESS_CHANGED, False):
+                for listener in self.access_listeners:
+                    listener()
         except BaseException:
             session.rollback()
             run_rollback_hooks(session)
@@ -136,6 +142,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+ACCESS_CHANGED = "tokenforge.access_changed"
 
 
 def on_rollback(session: Session, callback: Callable[[], None]) -> None:

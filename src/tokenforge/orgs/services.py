@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from tokenforge.accounts.models import Account, Membership, Organization, User
 from tokenforge.accounts.services import ensure_login_free, find_account
 from tokenforge.audit.services import record
+from tokenforge.auth.generation import access_changed
 from tokenforge.authz.roles import OrgRole
 from tokenforge.authz.subjects import OrgPolicy
 from tokenforge.errors import NotFound
@@ -55,6 +56,7 @@ def set_member(
     elif current.role != role.label:
         previous = current.role
         current.role = role.label
+        access_changed(session)
         record(
             session,
             "org.member_role_changed",

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tokenforge.accounts.models import Account, Organization, User
 from tokenforge.accounts.services import get_account
 from tokenforge.audit.services import record
+from tokenforge.auth.generation import access_changed
 from tokenforge.authz.requirements import Target
 from tokenforge.authz.roles import RepoRole, repository_role
 from tokenforge.authz.subjects import Resource
@@ -109,8 +110,9 @@ def add_collaborator(
     if existing is None:
         existing = Collaborator(repo_id=repo.id, user_id=user.id, role=role.label, created_at=now)
         session.add(existing)
-    else:
+    elif existing.role != role.label:
         existing.role = role.label
+        access_changed(session)
     record(
         session,
         "repo.collaborator_set",

@@ -94,6 +94,8 @@ class Token(Base):
     regenerated_at: Mapped[datetime | None] = mapped_column(default=None)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The last few distinct client addresses, most recent first (written by auth/usage.py).
+    recent_ips: Mapped[list[str]] = mapped_column(JSON, default=list)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_reason: Mapped[str | None] = mapped_column(String(32), default=None)
 

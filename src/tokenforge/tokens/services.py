@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tokenforge.accounts.models import Account, Organization, User
 from tokenforge.audit.services import record
+from tokenforge.auth.generation import access_changed
 from tokenforge.authz.roles import OrgRole
 from tokenforge.authz.subjects import (
     Approval,
@@ -339,6 +340,7 @@ def revoke_token(
         return
     token.revoked_at = now
     token.revoked_reason = reason.value
+    access_changed(session)
     session.flush()
     record(session, "token.revoked", now=now, actor=actor, token=token, ip=ip, reason=reason.value)
 

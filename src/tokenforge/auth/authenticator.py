@@ -1,0 +1,117 @@
+"""Presented credentials → a principal, for the API and git alike.
+
+The order matters for cost and for safety: the checksum screen runs before anything is hashed;
+the cache is keyed by the digest and checked against the generation and the expiry; only a miss
+touches the database. A bad, expired or revoked token is a *failure* — the surfaces answer 401 —
+never a fall-back to anonymous, even where anonymous access would have been allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tokenforge.auth import header as auth_header
+from tokenforge.auth.cache import PrincipalCache
+from tokenforge.auth.generation import Generation
+from tokenforge.auth.header import Presented, Scheme
+from tokenforge.auth.usage import UsageRecorder
+from tokenforge.authz.subjects import Anonymous, Principal, TokenPrincipal
+from tokenforge.clock import Clock
+from tokenforge.config import Settings
+from tokenforge.db import Database
+from tokenforge.tokens.lookup import TokenLookup
+from tokenforge.tokens.models import Token
+from tokenforge.tokens.services import principal_for
+
+ANONYMOUS = Anonymous()
+
+
+@dataclass(frozen=True, slots=True)
+class Authentication:
+    principal: Principal
+    presented: Presented | None = None  # what was sent (no secret in its repr)
+    failed: bool = False  # credentials were sent and are not a live token
+
+    @property
+    def token(self) -> TokenPrincipal | None:
+        return None if isinstance(self.principal, Anonymous) else self.principal  # type: ignore[return-value]
+
+    @property
+    def looks_like_password(self) -> bool:
+        """A failed secret that is not even shaped like a token: someone typed a password."""
+        return self.failed and self.presented is not None and not _looks_like_token(self.presented.secret)
+
+
+NO_CREDENTIALS = Authentication(ANONYMOUS)
+
+
+def _looks_like_token(secret: str) -> bool:
+    return secret.startswith(("ghp_", "github_pat_", "gho_", "ghu_", "ghs_", "ghr_")) or "_" in secret[:12]
+
+
+class Authenticator:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        lookup: TokenLookup,
+        generation: Generation,
+        usage: UsageRecorder,
+        clock: Clock,
+        *,
+        cache_size: int = 10_000,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.lookup = lookup
+        self.generation = generation
+        self.usage = usage
+        self.clock = clock
+        self.cache = PrincipalCache(cache_size)
+        self._format = settings.token_format
+        self._peppers = settings.peppers
+
+    def authenticate(self, value: str | None, *, ip: str | None, schemes: frozenset[Scheme]) -> Authentication:
+        """``value``: the raw Authorization header, or None."""
+        if value is None:
+            return NO_CREDENTIALS
+        try:
+            presented = auth_header.parse(value)
+        except auth_header.MalformedAuthorization:
+            return Authentication(ANONYMOUS, None, failed=True)
+        if presented.scheme not in schemes:
+            # e.g. Bearer sent to git: not credentials git understands, so git is asked for Basic.
+            return NO_CREDENTIALS
+        if presented.scheme is Scheme.BASIC and not presented.username:
+            # An empty username makes Basic credentials invalid (GitHub's documented rule).
+            return Authentication(ANONYMOUS, presented, failed=True)
+        principal = self.token_principal(presented.secret, ip=ip)
+        if principal is None:
+            return Authentication(ANONYMOUS, presented, failed=True)
+        return Authentication(principal, presented)
+
+    def token_principal(self, secret: str, *, ip: str | None) -> TokenPrincipal | None:
+        if self._format.identify(secret) is None:
+            return None
+        now = self.clock.now()
+        key = self._peppers.digest(secret)
+        generation = self.generation.current()
+        principal = self.cache.get(key, generation, now)
+        if principal is None:
+            principal = self._load(secret, now)
+            if principal is None:
+                return None
+            self.cache.put(key, principal, generation)
+        self.usage.record(principal.token_id, ip, now)
+        return principal
+
+    def _load(self, secret: str, now: datetime) -> TokenPrincipal | None:
+        verified = self.lookup.verify(secret, now)
+        if verified is None:
+            return None
+        with self.db.unit_of_work() as session:
+            token = session.get(Token, verified.id)
+            if token is None or not token.is_live(now):
+                return None
+            return principal_for(session, self.settings, token)
