@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from tokenforge.api.ratelimit import RateLimiter
 from tokenforge.auth.authenticator import Authenticator
 from tokenforge.auth.generation import Generation
 from tokenforge.auth.middleware import AuthenticationMiddleware
@@ -34,6 +35,7 @@ class Services:
     generation: Generation
     usage: UsageRecorder
     authenticator: Authenticator
+    limiter: RateLimiter
 
     def flush_usage(self) -> int:
         return self.usage.flush(self.db)
@@ -54,9 +56,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     generation = Generation(url, poll_interval=settings.generation_poll_seconds)
     db.access_listeners.append(generation.refresh)
     usage = UsageRecorder()
-    authenticator = Authenticator(settings, db, lookup, generation, usage, clock,
-                                  cache_size=settings.auth_cache_size)
-    return Services(settings, db, clock, lookup, generation, usage, authenticator)
+    authenticator = Authenticator(settings, db, lookup, generation, usage, clock, cache_size=settings.auth_cache_size)
+    limiter = RateLimiter(
+        enabled=settings.rate_limit_enabled,
+        per_user=settings.rate_limit_per_hour,
+        per_ip=settings.rate_limit_anonymous_per_hour,
+    )
+    return Services(settings, db, clock, lookup, generation, usage, authenticator, limiter)
 
 
 async def _flush_periodically(services: Services) -> None:
@@ -88,8 +94,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app = FastAPI(title="Tokenforge", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
 
+    from tokenforge.api.app import create_api
     from tokenforge.web.routes import router as web_router
 
+    app.mount("/api", create_api(services))
     app.include_router(web_router)
     app.add_middleware(AuthenticationMiddleware, authenticator=services.authenticator)
     return app

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     generation_poll_seconds: float = 0.5
     # How often last-used data is written (seconds); also written at shutdown.
     usage_flush_seconds: float = 60.0
+    # REST rate limits per hour (GitHub's: 5,000 per user across all their tokens, 60 per IP
+    # anonymously). Off entirely with TOKENFORGE_RATE_LIMIT_ENABLED=false.
+    rate_limit_enabled: bool = True
+    rate_limit_per_hour: int = 5000
+    rate_limit_anonymous_per_hour: int = 60
     log_level: str = Field(default="info")
 
     @field_validator("previous_secret_keys", mode="before")

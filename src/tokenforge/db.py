@@ -111,6 +111,11 @@ class Database:
             if session.info.pop(ACCESS_CHANGED, False):
                 for listener in self.access_listeners:
                     listener()
+            for callback in session.info.pop("after_commit", []):
+                try:
+                    callback()
+                except Exception:  # the commit stands; a failed clean-up is only logged
+                    log.exception("after-commit hook failed")
         except BaseException:
             session.rollback()
             run_rollback_hooks(session)

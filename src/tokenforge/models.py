@@ -1,9 +1,12 @@
 """Every model, imported once so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from tokenforge.accounts.models import Account, AccountKind, Email, Membership, Organization, User
+from tokenforge.actions.models import Workflow, WorkflowRun
 from tokenforge.audit.models import AuditEvent
 from tokenforge.auth.generation import AuthState
 from tokenforge.db import Base
+from tokenforge.issues.models import Issue, IssueComment, Label, PullRequest, ReviewComment
+from tokenforge.keys.models import DeployKey
 from tokenforge.repos.models import Collaborator, Repository
 from tokenforge.tokens.models import FineGrainedGrant, Token, TokenRepository
 
@@ -14,12 +17,20 @@ __all__ = [
     "AuthState",
     "Base",
     "Collaborator",
+    "DeployKey",
     "Email",
     "FineGrainedGrant",
+    "Issue",
+    "IssueComment",
+    "Label",
     "Membership",
     "Organization",
+    "PullRequest",
     "Repository",
+    "ReviewComment",
     "Token",
     "TokenRepository",
     "User",
+    "Workflow",
+    "WorkflowRun",
 ]

@@ -51,7 +51,7 @@ def _looks_like_token(secret: str) -> bool:
 
 
 class Authenticator:
-    def __init__(
+    def __init__(  # noqa: PLR0917 (the collaborators, each named; built once in app.py)
         self,
         settings: Settings,
         db: Database,

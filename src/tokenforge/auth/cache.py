@@ -32,8 +32,10 @@ class PrincipalCache:
 
     def get(self, key: bytes, generation: int, now: datetime) -> TokenPrincipal | None:
         entry = self._entries.get(key)
-        if entry is None or entry.generation != generation or (
-            entry.expires_at is not None and now >= entry.expires_at
+        if (
+            entry is None
+            or entry.generation != generation
+            or (entry.expires_at is not None and now >= entry.expires_at)
         ):
             self.misses += 1
             return None

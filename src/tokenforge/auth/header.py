@@ -16,7 +16,7 @@ MAX_HEADER = 4096  # far above any real token; bounds the work done on hostile i
 
 
 class Scheme(StrEnum):
-    TOKEN = "token"
+    TOKEN = "token"  # noqa: S105 (the scheme word, not a secret)
     BEARER = "bearer"
     BASIC = "basic"
 

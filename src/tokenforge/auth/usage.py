@@ -38,8 +38,7 @@ class UsageRecorder:
         if usage is None:
             with self._lock:
                 usage = self._pending.setdefault(token_id, _Usage(now))
-        if now > usage.last_used:
-            usage.last_used = now
+        usage.last_used = max(usage.last_used, now)
         if ip and (not usage.ips or usage.ips[0] != ip):
             if ip in usage.ips:
                 usage.ips.remove(ip)
@@ -69,8 +68,11 @@ class UsageRecorder:
                         update(Token.__table__)  # type: ignore[arg-type]
                         .where(Token.__table__.c.id == bindparam("tid"))
                         # updated_at records edits, not use: keep it as it is.
-                        .values(last_used_at=bindparam("used"), recent_ips=bindparam("ips"),
-                                updated_at=Token.__table__.c.updated_at),
+                        .values(
+                            last_used_at=bindparam("used"),
+                            recent_ips=bindparam("ips"),
+                            updated_at=Token.__table__.c.updated_at,
+                        ),
                         rows,
                     )
         except Exception:

@@ -144,6 +144,14 @@ READ, WRITE = Access.READ, Access.WRITE
 PUBLIC = Requirement("public", Target.INSTANCE, READ)
 AUTHENTICATED = Requirement("authenticated", Target.ACCOUNT, READ, authenticated=True, public_read=False)
 PROFILE_WRITE = Requirement("profile:write", Target.ACCOUNT, WRITE, scopes=("user",), permissions="profile=write")
+# Creating a repository for yourself: ``public_repo`` suffices for a public one (``repo``
+# implies it); a private one needs ``repo`` — the route checks REPO_CREATE_PRIVATE in addition.
+REPO_CREATE = Requirement(
+    "repository:create", Target.ACCOUNT, WRITE, scopes=("public_repo",), permissions="administration=write"
+)
+REPO_CREATE_PRIVATE = Requirement(
+    "repository:create-private", Target.ACCOUNT, WRITE, scopes=("repo",), permissions="administration=write"
+)
 
 # -- Organizations ----------------------------------------------------------------------------
 
@@ -156,6 +164,22 @@ ORG_MEMBERS_READ = Requirement(
     permissions="members=read",
     org_role=OrgRole.MEMBER,
     public_read=False,
+)
+ORG_REPO_CREATE = Requirement(
+    "org-repository:create",
+    Target.ORGANIZATION,
+    WRITE,
+    scopes=("public_repo",),
+    permissions="administration=write",
+    org_role=OrgRole.MEMBER,
+)
+ORG_REPO_CREATE_PRIVATE = Requirement(
+    "org-repository:create-private",
+    Target.ORGANIZATION,
+    WRITE,
+    scopes=("repo",),
+    permissions="administration=write",
+    org_role=OrgRole.MEMBER,
 )
 ORG_ADMIN = Requirement(
     "org-administration:write",

@@ -39,6 +39,8 @@ class Repository(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     pushed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The last issue/pull request number handed out (issues.services allocates with an UPDATE).
+    issue_counter: Mapped[int] = mapped_column(default=0)
 
     owner: Mapped[Account] = relationship()
     collaborators: Mapped[list[Collaborator]] = relationship(back_populates="repository", cascade="all, delete-orphan")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tokenforge.accounts.models import Account, Organization, User
@@ -164,3 +166,124 @@ def repository_resource(session: Session, repo: Repository, user_id: int | None)
 
 def resolve_owner(session: Session, login: str) -> Account:
     return get_account(session, login)
+
+
+def update_repository(
+    session: Session,
+    *,
+    repo: Repository,
+    now: datetime,
+    actor: Account | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    private: bool | None = None,
+    default_branch: str | None = None,
+) -> Repository:
+    """Change a repository's settings. Making it private reduces access: caches are invalidated."""
+    changes: dict[str, Any] = {}
+    if name is not None and name != repo.name:
+        validate_name(name)
+        other = find_repository(session, repo.owner.login, name)
+        if other is not None and other.id != repo.id:
+            raise Conflict(f"Repository '{repo.owner.login}/{name}' already exists", field="name")
+        changes["name"] = (repo.name, name)
+        repo.name, repo.name_key = name, name.lower()
+    if description is not None and description != repo.description:
+        if len(description) > DESCRIPTION_MAX:
+            raise Invalid(f"Description is too long (maximum is {DESCRIPTION_MAX} characters)", field="description")
+        repo.description = description
+        changes["description"] = True
+    if private is not None and private != repo.private:
+        changes["visibility"] = ("private" if repo.private else "public", "private" if private else "public")
+        repo.private = private
+        if private:
+            access_changed(session)
+    if default_branch is not None and default_branch != repo.default_branch:
+        if not re.fullmatch(r"[A-Za-z0-9._/-]{1,255}", default_branch) or ".." in default_branch:
+            raise Invalid("Invalid branch name", field="default_branch")
+        changes["default_branch"] = (repo.default_branch, default_branch)
+        repo.default_branch = default_branch
+    if changes:
+        repo.updated_at = now
+        session.flush()
+        record(
+            session,
+            "repo.updated",
+            now=now,
+            actor=actor,
+            user=repo.owner,
+            repository=repo.full_name,
+            changes={k: v if v is True else list(v) for k, v in changes.items()},
+        )
+    return repo
+
+
+def delete_repository(
+    session: Session, settings: Settings, *, repo: Repository, now: datetime, actor: Account | None = None
+) -> None:
+    """Delete the row now and the bare repository once the transaction has committed.
+
+    The directory is moved aside first (cheap, atomic) and put back if the transaction rolls
+    back, so a failed delete never loses the git data.
+    """
+    path = repo_path(settings, repo)
+    trash = path.with_name(f"{path.name}.deleted")
+    full_name = repo.full_name
+    owner = repo.owner
+    session.delete(repo)
+    session.flush()
+    record(session, "repo.deleted", now=now, actor=actor, user=owner, repository=full_name)
+    access_changed(session)
+    if path.exists():
+        if trash.exists():
+            shutil.rmtree(trash)
+        path.rename(trash)
+        on_rollback(session, lambda: _restore(trash, path))
+        session.info.setdefault("after_commit", []).append(lambda: shutil.rmtree(trash, ignore_errors=True))
+
+
+def _restore(trash: Path, path: Path) -> None:
+    trash.rename(path)
+
+
+def count_public_repositories(session: Session, owner_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Repository)
+            .where(Repository.owner_id == owner_id, Repository.private.is_(False))
+        )
+        or 0
+    )
+
+
+def record_push(
+    session: Session, settings: Settings, repo: Repository, *, now: datetime, created_refs: Sequence[str] = ()
+) -> None:
+    """A push landed (called by the git surface after receive-pack updated at least one ref).
+
+    Sets ``pushed_at``. On the first push to an empty repository it also settles the default
+    branch, as GitHub does: the repository's HEAD names a branch that does not exist yet
+    (``main`` at creation); if the push did not create that one, the default becomes ``main``
+    when pushed, otherwise the first branch pushed, and HEAD follows so clones check it out.
+    "Empty" means every branch that exists now was created by this push.
+    """
+    repo.pushed_at = now
+    created = [ref.removeprefix("refs/heads/") for ref in created_refs if ref.startswith("refs/heads/")]
+    if not created:
+        return
+    path = repo_path(settings, repo)
+    listing = storage.run_git(settings.git_binary, path, "for-each-ref", "--format=%(refname)", "refs/heads/")
+    branches = {line.removeprefix("refs/heads/") for line in listing.splitlines() if line}
+    if repo.default_branch in branches or not branches or not branches <= set(created):
+        return
+    chosen = "main" if "main" in branches else next(name for name in created if name in branches)
+    previous = storage.run_git(settings.git_binary, path, "symbolic-ref", "HEAD")
+    _set_head(settings, path, f"refs/heads/{chosen}")
+    on_rollback(session, lambda: _set_head(settings, path, previous))
+    repo.default_branch = chosen
+    session.flush()
+
+
+def _set_head(settings: Settings, path: Path, ref: str) -> None:
+    storage.run_git(settings.git_binary, path, "symbolic-ref", "HEAD", ref)

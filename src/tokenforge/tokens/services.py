@@ -377,3 +377,24 @@ def principal_for(session: Session, settings: Settings, token: Token) -> TokenPr
         permissions={key: Level.parse(level) for key, level in grant.permissions.items()},
         approval=Approval(grant.approval),
     )
+
+
+def revoke_presented(
+    session: Session, settings: Settings, credentials: Iterable[str], *, now: datetime, ip: str | None = None
+) -> int:
+    """Revoke whichever of the presented secrets are live tokens of this instance.
+
+    For ``POST /credentials/revoke``: strings that fail the checksum cost no query; the rest are
+    looked up by digest (every configured pepper) in one query. Returns how many were revoked;
+    the caller must not reveal it.
+    """
+    digests: list[bytes] = []
+    for secret in set(credentials):
+        if isinstance(secret, str) and settings.token_format.identify(secret) is not None:
+            digests.extend(settings.peppers.candidates(secret))
+    if not digests:
+        return 0
+    found = session.scalars(select(Token).where(Token.digest.in_(digests), Token.revoked_at.is_(None))).all()
+    for token in found:
+        revoke_token(session, token=token, reason=RevokedReason.CREDENTIALS_API, now=now, ip=ip)
+    return len(found)

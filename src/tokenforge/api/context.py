@@ -1,0 +1,173 @@
+"""What routes share: the declared requirement, authorization through ``decide``, pagination.
+
+A route declares its requirement where it is defined::
+
+    @router.post("/repos/{owner}/{repo}/issues", status_code=201)
+    @requires(ISSUES_WRITE, resource="Issue")
+    def create_issue(...):
+        with unit_of_work(request) as session:
+            repo = authorized_repo(request, session, owner, repo_name)
+
+``authorized_repo`` (and ``authorize``) read the requirement from the route itself, so the
+declaration and the check cannot drift apart, and a test walks every route to make sure each
+one has a requirement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import Request
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from tokenforge.accounts.models import User
+from tokenforge.api.errors import ApiError
+from tokenforge.api.middleware import ACCEPTED
+from tokenforge.auth.middleware import authentication
+from tokenforge.authz.policy import Decision, decide
+from tokenforge.authz.requirements import Requirement
+from tokenforge.authz.subjects import Anonymous, Principal, Resource
+from tokenforge.repos.models import Repository
+from tokenforge.repos.services import find_repository, repository_resource
+
+if TYPE_CHECKING:
+    from tokenforge.app import Services
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+REQUIREMENT_ATTR = "requirement"
+
+
+def requires(requirement: Requirement, *, resource: str = "Resource") -> Callable[[F], F]:
+    """Declare what a route needs; ``resource`` names it in 422 ``errors[].resource``."""
+
+    def mark(endpoint: F) -> F:
+        endpoint.requirement = requirement  # type: ignore[attr-defined]
+        endpoint.resource_name = resource  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+def requirement_of(request: Request) -> Requirement:
+    requirement = getattr(request.scope.get("endpoint"), REQUIREMENT_ATTR, None)
+    if requirement is None:  # the route test makes this unreachable; fail closed regardless
+        raise ApiError(500, "Server Error")
+    return requirement  # type: ignore[no-any-return]
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def principal(request: Request) -> Principal:
+    return authentication(request.scope).principal
+
+
+def user_id(request: Request) -> int | None:
+    p = principal(request)
+    return None if isinstance(p, Anonymous) else p.user_id
+
+
+def current_user(request: Request, session: Session) -> User:
+    """The token's user (the caller has authorized an authenticated requirement)."""
+    uid = user_id(request)
+    user = session.get(User, uid) if uid is not None else None
+    if user is None:
+        raise ApiError(401, "Requires authentication")
+    return user
+
+
+@contextmanager
+def unit_of_work(request: Request) -> Iterator[Session]:
+    with services(request).db.unit_of_work() as session:
+        yield session
+
+
+def authorize(request: Request, resource: Resource, requirement: Requirement | None = None) -> Decision:
+    """Decide, record the X-Accepted-* headers, and raise GitHub's error when denied."""
+    decision = decide(principal(request), resource, requirement or requirement_of(request))
+    request.scope[ACCEPTED] = (decision.accepted_oauth_scopes, decision.accepted_github_permissions)
+    if not decision.allowed:
+        raise ApiError(decision.status, decision.message)
+    return decision
+
+
+def repo_resource(request: Request, session: Session, repo: Repository) -> Resource:
+    return repository_resource(session, repo, user_id(request))
+
+
+def authorized_repo(
+    request: Request, session: Session, owner: str, name: str, requirement: Requirement | None = None
+) -> Repository:
+    repo = find_repository(session, owner, name)
+    if repo is None:
+        # Same answer as "exists but invisible": never confirm which private names exist.
+        raise ApiError(404, "Not Found")
+    authorize(request, repo_resource(request, session, repo), requirement)
+    return repo
+
+
+def can(request: Request, session: Session, repo: Repository, requirement: Requirement) -> bool:
+    """For filtering lists: allowed or not, without raising and without touching headers."""
+    return decide(principal(request), repo_resource(request, session, repo), requirement).allowed
+
+
+# -- pagination ------------------------------------------------------------------------------
+
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 30
+
+
+def page_params(request: Request) -> tuple[int, int]:
+    def number(name: str, default: int) -> int:
+        raw = request.query_params.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise ApiError(
+                422, "Invalid request", errors=[{"resource": "Search", "field": name, "code": "invalid"}]
+            ) from None
+
+    per_page = min(max(number("per_page", DEFAULT_PER_PAGE), 1), MAX_PER_PAGE)
+    page = max(number("page", 1), 1)
+    return page, per_page
+
+
+def link_header(request: Request, page: int, per_page: int, total: int) -> str | None:
+    """RFC 8288 ``Link`` with GitHub's rels; absolute URLs from TOKENFORGE_BASE_URL."""
+    last = max(1, -(-total // per_page))
+    base = services(request).settings.base_url + request.url.path
+    params = {k: v for k, v in request.query_params.items() if k not in {"page", "per_page"}}
+
+    def url(n: int) -> str:
+        return f"{base}?{urlencode({**params, 'per_page': per_page, 'page': n})}"
+
+    links = []
+    if page < last:
+        links += [f'<{url(page + 1)}>; rel="next"', f'<{url(last)}>; rel="last"']
+    if page > 1:
+        links += [f'<{url(1)}>; rel="first"', f'<{url(min(page - 1, last))}>; rel="prev"']
+    return ", ".join(links) or None
+
+
+def paginate_list(request: Request, items: Sequence[T]) -> tuple[list[T], dict[str, str]]:
+    page, per_page = page_params(request)
+    chunk = list(items[(page - 1) * per_page : page * per_page])
+    link = link_header(request, page, per_page, len(items))
+    return chunk, ({"Link": link} if link else {})
+
+
+def paginate_query(request: Request, session: Session, query: Select[Any]) -> tuple[list[Any], dict[str, str]]:
+    page, per_page = page_params(request)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    chunk = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    link = link_header(request, page, per_page, total)
+    return chunk, ({"Link": link} if link else {})

@@ -1,0 +1,108 @@
+"""Every error the API can produce, in GitHub's shape. Registered on the API app only.
+
+Never a traceback: anything unexpected is logged here and answered 500 with a generic body.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from tokenforge.api.responses import error_response
+from tokenforge.errors import Conflict, Forbidden, Invalid, NotFound, TokenforgeError, Unauthorized, Unavailable
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An answer decided by a route: status, GitHub message, optional errors[] and headers."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+        self.headers = headers
+
+
+def validation_failed(resource: str, field: str, code: str = "invalid", message: str | None = None) -> ApiError:
+    error: dict[str, Any] = {"resource": resource, "field": field, "code": code}
+    if message:
+        error["message"] = message
+    return ApiError(422, "Validation Failed", errors=[error])
+
+
+def _resource_of(request: Request) -> str:
+    endpoint = request.scope.get("endpoint")
+    return str(getattr(endpoint, "resource_name", "Resource"))
+
+
+def _from_service(request: Request, exc: TokenforgeError) -> Response:
+    if isinstance(exc, Invalid | Conflict):
+        code = "already_exists" if isinstance(exc, Conflict) else "custom"
+        err = validation_failed(_resource_of(request), exc.field or "base", code, exc.message)
+        return error_response(422, err.message, errors=err.errors)
+    if isinstance(exc, NotFound):
+        return error_response(404, "Not Found")
+    if isinstance(exc, Unauthorized):
+        return error_response(401, "Requires authentication")
+    if isinstance(exc, Forbidden):
+        return error_response(403, exc.message)
+    if isinstance(exc, Unavailable):
+        log.error("dependency unavailable: %s", exc.message)
+        return error_response(503, "Service Unavailable")
+    log.error("unhandled service error %s: %s", type(exc).__name__, exc.message)
+    return error_response(500, "Server Error")
+
+
+def _from_validation(request: Request, exc: RequestValidationError) -> Response:
+    errors = exc.errors()
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            return error_response(400, "Problems parsing JSON")
+        loc = tuple(error.get("loc", ()))
+        if loc == ("body",) and error.get("type") in {"model_attributes_type", "dict_type", "model_type", "missing"}:
+            return error_response(400, "Body should be a JSON object")
+    resource = _resource_of(request)
+    out: list[dict[str, Any]] = []
+    for error in errors:
+        parts = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+        field = ".".join(parts) or "base"
+        code = "missing_field" if error.get("type") == "missing" else "invalid"
+        out.append({"resource": resource, "field": field, "code": code, "message": str(error.get("msg", ""))})
+    return error_response(422, "Validation Failed", errors=out)
+
+
+def _from_http(request: Request, exc: StarletteHTTPException) -> Response:
+    messages = {404: "Not Found", 405: "Method Not Allowed", 401: "Requires authentication"}
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)), headers=headers)
+
+
+def _from_api(request: Request, exc: ApiError) -> Response:
+    return error_response(exc.status, exc.message, errors=exc.errors, headers=exc.headers)
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "Server Error")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _from_api)  # type: ignore[arg-type]
+    app.add_exception_handler(TokenforgeError, _from_service)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _from_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _from_http)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)

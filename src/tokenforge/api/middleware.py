@@ -1,0 +1,148 @@
+"""Headers GitHub sends on every REST response, and the checks that come before any route.
+
+Pure ASGI (no per-request FastAPI machinery). In order:
+
+1. ``?access_token=`` in the query → 401 (GitHub removed query-string tokens in 2021; accepting
+   them would put secrets in access logs).
+2. Credentials sent but not a live token → 401 ``Bad credentials``, on every endpoint: a bad
+   token never falls back to anonymous.
+3. An unsupported ``X-GitHub-Api-Version`` → 400.
+4. The rate limit, per user or per IP (``/rate_limit`` itself is free) → 403 when exceeded.
+
+Then every response gets ``X-GitHub-Media-Type``, ``X-GitHub-Api-Version-Selected``,
+``X-GitHub-Request-Id``, the ``X-RateLimit-*`` set, ``X-OAuth-Scopes`` for classic tokens,
+``GitHub-Authentication-Token-Expiration`` for expiring tokens, and the ``X-Accepted-*`` headers
+of the decision the route made (routes leave them in ``scope[ACCEPTED]``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tokenforge.api.ratelimit import Quota, RateLimiter
+from tokenforge.api.responses import error_response
+from tokenforge.auth.middleware import authentication
+from tokenforge.authz.subjects import ClassicToken, FineGrainedToken
+
+ACCEPTED = "tokenforge.accepted"  # (X-Accepted-OAuth-Scopes, X-Accepted-GitHub-Permissions)
+API_VERSIONS = ("2022-11-28", "2026-03-10")
+FREE_PATHS = ("/api/v3/rate_limit",)
+_BODY_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
+def expiration_header(principal: ClassicToken | FineGrainedToken) -> str | None:
+    if principal.expires_at is None:
+        return None
+    return principal.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class ApiHeadersMiddleware:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        auth = authentication(scope)
+        token = auth.token
+        version = _header(scope, b"x-github-api-version")
+        base = _identity_headers(token, version)
+        quota = self._count(scope, token, failed=auth.failed)
+        if quota is not None:
+            base.update(quota.headers())
+
+        refusal = _refusal(scope, token, failed=auth.failed, version=version, quota=quota)
+        if refusal is not None:
+            refusal.headers.update(base)
+            await refusal(scope, receive, send)
+            return
+        if scope["method"] in _BODY_METHODS:
+            # GitHub reads every request body as JSON whatever its Content-Type (curl -d sends
+            # form encoding), so the routes' JSON parsing must not depend on the header.
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+            scope["headers"].append((b"content-type", b"application/json"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in base.items():
+                    headers[name] = value
+                accepted = scope.get(ACCEPTED)
+                if accepted is not None:
+                    oauth, permissions = accepted
+                    if not isinstance(token, FineGrainedToken):
+                        headers["X-Accepted-OAuth-Scopes"] = oauth
+                    if not isinstance(token, ClassicToken):
+                        headers["X-Accepted-GitHub-Permissions"] = permissions
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _count(self, scope: Scope, token: ClassicToken | FineGrainedToken | None, *, failed: bool) -> Quota | None:
+        if not self.limiter.enabled:
+            return None
+        key = f"user:{token.user_id}" if token is not None else f"ip:{_client(scope)}"
+        now = time.time()
+        if scope["path"] in FREE_PATHS or failed:
+            return self.limiter.peek(key, now)
+        return self.limiter.hit(key, now)
+
+
+def _identity_headers(token: ClassicToken | FineGrainedToken | None, version: str | None) -> dict[str, str]:
+    request_id = f"{secrets.token_hex(2).upper()}:{secrets.token_hex(3).upper()}:{secrets.token_hex(4).upper()}"
+    base = {
+        "X-GitHub-Media-Type": "github.v3; format=json",
+        "X-GitHub-Request-Id": request_id,
+        "X-GitHub-Api-Version-Selected": version if version in API_VERSIONS else API_VERSIONS[0],
+    }
+    if isinstance(token, ClassicToken):
+        base["X-OAuth-Scopes"] = ", ".join(token.scopes)
+    if token is not None:
+        expiry = expiration_header(token)
+        if expiry:
+            base["GitHub-Authentication-Token-Expiration"] = expiry
+    return base
+
+
+def _refusal(
+    scope: Scope,
+    token: ClassicToken | FineGrainedToken | None,
+    *,
+    failed: bool,
+    version: str | None,
+    quota: Quota | None,
+) -> Response | None:
+    if b"access_token=" in scope.get("query_string", b"") or failed:
+        return error_response(401, "Bad credentials")
+    if version is not None and version not in API_VERSIONS:
+        return error_response(400, f"API version {version[:40]} is not supported.")
+    if quota is not None and quota.exceeded:
+        who = f"user ID {token.user_id}" if token is not None else _client(scope)
+        message = f"API rate limit exceeded for {who}."
+        if token is None:
+            message += (
+                " (But here's the good news: Authenticated requests get a higher rate limit. "
+                "Check out the documentation for more details.)"
+            )
+        return error_response(403, message)
+    return None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _client(scope: Scope) -> str:
+    client: Any = scope.get("client")
+    return str(client[0]) if client else "unknown"

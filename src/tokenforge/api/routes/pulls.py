@@ -1,0 +1,7 @@
+"""pulls endpoints (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
