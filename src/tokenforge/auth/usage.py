@@ -56,7 +56,8 @@ class UsageRecorder:
             return 0
         try:
             with db.unit_of_work() as session:
-                stored = dict(session.execute(select(Token.id, Token.recent_ips).where(Token.id.in_(batch))).tuples())
+                query = select(Token.id, Token.recent_ips).where(Token.id.in_(batch))
+                stored: dict[int, list[str]] = {row.id: row.recent_ips for row in session.execute(query)}
                 rows = []
                 for token_id, usage in batch.items():
                     if token_id not in stored:
