@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -398,3 +398,195 @@ def revoke_presented(
     for token in found:
         revoke_token(session, token=token, reason=RevokedReason.CREDENTIALS_API, now=now, ip=ip)
     return len(found)
+
+
+def regenerate_token(
+    session: Session,
+    settings: Settings,
+    *,
+    token: Token,
+    expires_at: datetime | None,
+    now: datetime,
+    actor: Account | None = None,
+    ip: str | None = None,
+) -> IssuedToken:
+    """A new secret for the same token: same id, same grants, a new expiry (spec §6.2).
+
+    The old secret stops working from the next request on: its digest is replaced in this
+    transaction and the access generation moves, so no process serves it from a cache.
+    """
+    if token.revoked_at is not None:
+        raise NotFound(f"No token with id {token.id}")
+    _check_expiry(expires_at, now)
+    grant = token.grant
+    owner = grant.resource_owner if grant is not None else None
+    if isinstance(owner, Organization) and owner.max_lifetime_fine_grained_days is not None:
+        limit = timedelta(days=owner.max_lifetime_fine_grained_days)
+        if expires_at is None or expires_at - now > limit:
+            raise Invalid(
+                f"{owner.login} requires fine-grained tokens to expire within {limit.days} days", field="expires_at"
+            )
+    secret = settings.token_format.mint(token.token_kind)
+    token.digest = settings.peppers.digest(secret)
+    token.pepper_id = settings.peppers.current.id
+    token.last_eight = last_eight(secret)
+    token.regenerated_at = now
+    token.expires_at = expires_at
+    token.updated_at = now
+    access_changed(session)
+    session.flush()
+    record(
+        session,
+        "token.regenerated",
+        now=now,
+        actor=actor or token.user,
+        token=token,
+        ip=ip,
+        expires_at=expires_at.isoformat() if expires_at else None,
+    )
+    return IssuedToken(token, secret)
+
+
+def update_classic_token(
+    session: Session,
+    *,
+    token: Token,
+    note: str,
+    scopes: Iterable[str],
+    now: datetime,
+    actor: Account | None = None,
+    ip: str | None = None,
+) -> Token:
+    """Edit a classic token's note and scopes ("Update token" on GitHub); the secret stays."""
+    if token.kind != TokenKind.CLASSIC.value or token.revoked_at is not None:
+        raise NotFound(f"No classic token with id {token.id}")
+    note = note.strip()
+    if not note:
+        raise Invalid("Note can't be blank", field="note")
+    if len(note) > NAME_MAX:
+        raise Invalid(f"Note is too long (maximum is {NAME_MAX} characters)", field="note")
+    try:
+        normalized = scope_catalog.normalize(scopes)
+    except scope_catalog.UnknownScope as exc:
+        raise Invalid(f"Unknown scope: {exc.scope}", field="scopes") from None
+    if note != token.name:
+        _check_name_free(session, token.user, TokenKind.CLASSIC, note)
+    before = token.scope_list
+    if not scope_catalog.expand(before) <= scope_catalog.expand(normalized):
+        access_changed(session)  # something was taken away
+    token.name = note
+    token.scopes = ",".join(normalized)
+    token.updated_at = now
+    session.flush()
+    record(
+        session,
+        "token.updated",
+        now=now,
+        actor=actor or token.user,
+        token=token,
+        ip=ip,
+        scopes=list(normalized),
+        previous_scopes=list(before),
+    )
+    return token
+
+
+def update_fine_grained_token(
+    session: Session,
+    *,
+    token: Token,
+    name: str,
+    description: str,
+    permissions: Mapping[str, Level | str],
+    repository_selection: RepositorySelection,
+    repositories: Sequence[Repository],
+    now: datetime,
+    actor: Account | None = None,
+    ip: str | None = None,
+) -> Token:
+    """Edit a fine-grained token; its secret, resource owner and expiry stay the same.
+
+    Organization tokens that need approval: asking for more than was approved puts the token back
+    to pending until an owner reviews it. (GitHub files a separate request and keeps the approved
+    access working meanwhile; that refinement belongs to the organization review work.)
+    """
+    grant = token.grant
+    if grant is None or token.revoked_at is not None:
+        raise NotFound(f"No fine-grained token with id {token.id}")
+    name = name.strip()
+    if not name:
+        raise Invalid("Name can't be blank", field="name")
+    if len(name) > FINE_GRAINED_NAME_MAX:
+        raise Invalid(f"Name is too long (maximum is {FINE_GRAINED_NAME_MAX} characters)", field="name")
+    if len(description) > DESCRIPTION_MAX:
+        raise Invalid(f"Description is too long (maximum is {DESCRIPTION_MAX} characters)", field="description")
+    owner = grant.resource_owner
+    is_org = isinstance(owner, Organization)
+    membership = org_role(session, owner.id, token.user_id) if is_org else None
+    try:
+        granted = perms.normalize(permissions, owner_is_organization=is_org)
+    except perms.InvalidPermission as exc:
+        raise Invalid(str(exc), field="permissions") from None
+    if (
+        is_org
+        and membership is not OrgRole.OWNER
+        and any(perms.CATALOG[key].group is perms.Group.ORGANIZATION for key in granted)
+    ):
+        raise Invalid("Only organization owners can grant organization permissions", field="permissions")
+    chosen = _check_repositories(session, token.user, owner, repository_selection, repositories)
+    if name != token.name:
+        _check_name_free(session, token.user, TokenKind.FINE_GRAINED, name)
+
+    old_permissions = {k: Level.parse(v) for k, v in grant.permissions.items()}
+    old_repos = set(session.scalars(select(TokenRepository.repo_id).where(TokenRepository.token_id == token.id)))
+    new_repos = {r.id for r in chosen}
+    selection_rank = {"none": 0, "subset": 1, "all": 2}
+    widened = (
+        any(level > old_permissions.get(key, 0) for key, level in granted.items())
+        or selection_rank[repository_selection.value] > selection_rank[grant.repository_selection]
+        or (repository_selection is RepositorySelection.SUBSET and not new_repos <= old_repos)
+    )
+    narrowed = (
+        any(level < old_permissions.get(key, level) or key not in granted for key, level in old_permissions.items())
+        or selection_rank[repository_selection.value] < selection_rank[grant.repository_selection]
+        or bool(old_repos - new_repos)
+    )
+    token.name = name
+    token.description = description
+    grant.permissions = {key: level.label for key, level in granted.items()}
+    grant.repository_selection = repository_selection.value
+    session.execute(delete(TokenRepository).where(TokenRepository.token_id == token.id))
+    for repo in chosen:
+        session.add(TokenRepository(token_id=token.id, repo_id=repo.id, resource_owner_id=owner.id))
+    needs_review = (
+        widened and isinstance(owner, Organization) and owner.approval_required and membership is not OrgRole.OWNER
+    )
+    if needs_review:
+        grant.approval = Approval.PENDING.value
+    if narrowed or needs_review:
+        access_changed(session)
+    token.updated_at = now
+    session.flush()
+    record(
+        session,
+        "token.updated",
+        now=now,
+        actor=actor or token.user,
+        token=token,
+        ip=ip,
+        permissions=grant.permissions,
+        repository_selection=repository_selection.value,
+        repositories=[r.name for r in chosen],
+    )
+    if needs_review:
+        record(
+            session,
+            "token.approval_requested",
+            now=now,
+            actor=actor or token.user,
+            token=token,
+            ip=ip,
+            org=owner,
+            justification=grant.justification,
+        )
+    return token

@@ -281,3 +281,81 @@ def test_principal_for_fine_grained(session: Session, settings: Settings, now: d
     assert principal.permissions == {"issues": Level.WRITE, "metadata": Level.READ}
     assert principal.approval is Approval.PENDING
     assert principal.settings_url.endswith(f"/settings/personal-access-tokens/{issued.token.id}")
+
+
+def _generation(session: Session) -> int:
+    return int(session.execute(text("SELECT generation FROM auth_state")).scalar_one())
+
+
+def test_regenerate_keeps_the_id_and_replaces_the_secret(session: Session, settings: Settings, now: datetime) -> None:
+    alice = factories.user(session, "alice", now)
+    issued = factories.classic(session, settings, alice, now, "repo")
+    old_digest = issued.token.digest
+    before = _generation(session)
+    later = now + timedelta(days=3)
+    again = services.regenerate_token(
+        session, settings, token=issued.token, expires_at=later + timedelta(days=7), now=later
+    )
+    assert again.token.id == issued.token.id
+    assert again.secret != issued.secret
+    assert again.token.digest == settings.peppers.digest(again.secret) != old_digest
+    assert again.token.last_eight == again.secret[-8:]
+    assert again.token.regenerated_at == later
+    assert again.token.lifetime == timedelta(days=7)
+    assert again.token.scope_list == ("repo",)
+    assert _generation(session) == before + 1  # cached verifications of the old secret are dropped
+    with pytest.raises(Invalid, match="Expiration must be in the future"):
+        services.regenerate_token(session, settings, token=issued.token, expires_at=now, now=later)
+
+
+def test_update_classic_scopes(session: Session, settings: Settings, now: datetime) -> None:
+    alice = factories.user(session, "alice", now)
+    issued = factories.classic(session, settings, alice, now, "repo", "user", note="ci")
+    factories.classic(session, settings, alice, now, "gist", note="other")
+    before = _generation(session)
+    services.update_classic_token(session, token=issued.token, note="ci", scopes=["repo", "user", "workflow"], now=now)
+    assert issued.token.scope_list == ("repo", "user", "workflow")
+    assert _generation(session) == before  # only added: nothing cached can be too generous
+    services.update_classic_token(session, token=issued.token, note="ci", scopes=["public_repo"], now=now)
+    assert _generation(session) == before + 1
+    with pytest.raises(Conflict):
+        services.update_classic_token(session, token=issued.token, note="other", scopes=[], now=now)
+
+
+def test_update_fine_grained_widening_an_org_token_needs_review(
+    session: Session, settings: Settings, now: datetime
+) -> None:
+    alice, bob = factories.user(session, "alice", now), factories.user(session, "bob", now)
+    acme = factories.org(session, "acme", alice, now, members=[bob])
+    site = factories.repo(session, settings, acme, "site", now)
+    tools = factories.repo(session, settings, acme, "tools", now)
+    issued = factories.fine_grained(
+        session, settings, bob, now, resource_owner=acme, repositories=[site], permissions={"contents": "write"}
+    )
+    grant = issued.token.grant
+    assert grant is not None
+    grant.approval = "approved"  # an owner approved it
+    services.update_fine_grained_token(
+        session,
+        token=issued.token,
+        name="renamed",
+        description="d",
+        permissions={"contents": "read"},
+        repository_selection=RepositorySelection.SUBSET,
+        repositories=[site],
+        now=now,
+    )
+    assert grant.approval == "approved"  # narrowing needs no review
+    assert issued.token.name == "renamed"
+    services.update_fine_grained_token(
+        session,
+        token=issued.token,
+        name="renamed",
+        description="d",
+        permissions={"contents": "read"},
+        repository_selection=RepositorySelection.SUBSET,
+        repositories=[site, tools],
+        now=now,
+    )
+    assert grant.approval == "pending"
+    assert sorted(r.name for r in grant.repositories) == ["site", "tools"]
