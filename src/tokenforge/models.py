@@ -8,7 +8,7 @@ from tokenforge.db import Base
 from tokenforge.issues.models import Issue, IssueComment, Label, PullRequest, ReviewComment
 from tokenforge.keys.models import DeployKey
 from tokenforge.repos.models import Collaborator, Repository
-from tokenforge.tokens.models import FineGrainedGrant, Token, TokenRepository
+from tokenforge.tokens.models import FineGrainedGrant, Token, TokenRepository, TokenRequest
 
 __all__ = [
     "Account",
@@ -30,6 +30,7 @@ __all__ = [
     "ReviewComment",
     "Token",
     "TokenRepository",
+    "TokenRequest",
     "User",
     "Workflow",
     "WorkflowRun",

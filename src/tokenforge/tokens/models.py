@@ -151,6 +151,8 @@ class FineGrainedGrant(Base):
     permissions: Mapped[dict[str, Any]] = mapped_column(JSON)
     approval: Mapped[str] = mapped_column(String(16), default="approved")
     justification: Mapped[str] = mapped_column(Text, default="")
+    # When an organization owner approved this grant (GitHub's ``access_granted_at``).
+    access_granted_at: Mapped[datetime | None] = mapped_column(default=None)
 
     token: Mapped[Token] = relationship(back_populates="grant")
     resource_owner: Mapped[Account] = relationship()
@@ -183,3 +185,47 @@ class TokenRepository(Base):
     token_id: Mapped[int] = mapped_column(primary_key=True)
     repo_id: Mapped[int] = mapped_column(primary_key=True, index=True)
     resource_owner_id: Mapped[int] = mapped_column()
+
+
+class TokenRequest(Base):
+    """A request for an organization's approval of a fine-grained token (spec §3.4, §5.4).
+
+    What was *asked for* lives here; what is *approved* lives on the grant. A new token aimed at
+    an organization that requires approval starts with a pending request and a pending grant.
+    Editing an approved token to ask for more files a new request and leaves the grant — and the
+    access already approved — untouched until an owner approves (then the requested access is
+    copied onto the grant) or denies (then nothing changes). ``id`` is GitHub's
+    ``pat_request_id``, distinct from the token id.
+    """
+
+    __tablename__ = "token_requests"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'denied', 'cancelled')", name="status"),
+        CheckConstraint("repository_selection IN ('none', 'all', 'subset')", name="repository_selection"),
+        # At most one pending request per token.
+        Index(
+            "uq_token_requests_one_pending",
+            "token_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_token_requests_org_status", "org_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str] = mapped_column(Text, default="")  # the requester's justification
+    repository_selection: Mapped[str] = mapped_column(String(8))
+    repository_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    permissions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # True when the token was already approved and this asks for more.
+    upgrade: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(default=None)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    review_reason: Mapped[str] = mapped_column(Text, default="")
+
+    token: Mapped[Token] = relationship()

@@ -42,6 +42,7 @@ from tokenforge.tokens.models import (
     RevokedReason,
     Token,
     TokenRepository,
+    TokenRequest,
 )
 
 FINE_GRAINED_PER_USER = 50  # GitHub's limit (spec §3.1)
@@ -273,6 +274,20 @@ def create_fine_grained_token(
         expires_at=expires_at.isoformat() if expires_at else None,
     )
     if approval is Approval.PENDING:
+        session.add(
+            TokenRequest(
+                token_id=token.id,
+                org_id=resource_owner.id,
+                status="pending",
+                reason=justification,
+                repository_selection=repository_selection.value,
+                repository_ids=[r.id for r in chosen],
+                permissions=dict(token.grant.permissions),
+                upgrade=False,
+                created_at=now,
+            )
+        )
+        session.flush()
         record(
             session,
             "token.approval_requested",
@@ -283,6 +298,8 @@ def create_fine_grained_token(
             org=resource_owner,
             justification=justification,
         )
+    elif isinstance(resource_owner, Organization):
+        token.grant.access_granted_at = now
     return IssuedToken(token, secret)
 
 
@@ -491,6 +508,29 @@ def update_classic_token(
     return token
 
 
+_SELECTION_RANK = {"none": 0, "subset": 1, "all": 2}
+
+
+def _compare_access(
+    old: Mapping[str, Level], new: Mapping[str, Level], old_repos: tuple[str, set[int]], new_repos: tuple[str, set[int]]
+) -> tuple[bool, bool]:
+    """(widened, narrowed): whether an edit adds access (needs review) and whether it removes some
+    (must invalidate caches). An edit can do both at once."""
+    (old_selection, old_ids), (new_selection, new_ids) = old_repos, new_repos
+    widened = (
+        any(level > old.get(key, 0) for key, level in new.items())
+        or _SELECTION_RANK[new_selection] > _SELECTION_RANK[old_selection]
+        # Repository lists only compare subset to subset: "all" keeps no list.
+        or (new_selection == old_selection == "subset" and not new_ids <= old_ids)
+    )
+    narrowed = (
+        any(key not in new or new[key] < level for key, level in old.items())
+        or _SELECTION_RANK[new_selection] < _SELECTION_RANK[old_selection]
+        or (new_selection == old_selection == "subset" and bool(old_ids - new_ids))
+    )
+    return widened, narrowed
+
+
 def update_fine_grained_token(
     session: Session,
     *,
@@ -506,9 +546,10 @@ def update_fine_grained_token(
 ) -> Token:
     """Edit a fine-grained token; its secret, resource owner and expiry stay the same.
 
-    Organization tokens that need approval: asking for more than was approved puts the token back
-    to pending until an owner reviews it. (GitHub files a separate request and keeps the approved
-    access working meanwhile; that refinement belongs to the organization review work.)
+    An organization token that needs approval and asks for more than its owners approved files a
+    request (spec §3.4): the whole requested state waits in ``token_requests`` while the approved
+    grant — and the access it gives — stays as it was until an owner approves. A token that was
+    never approved (pending, denied, revoked) is updated in place and (re)submitted for review.
     """
     grant = token.grant
     if grant is None or token.revoked_at is not None:
@@ -537,35 +578,55 @@ def update_fine_grained_token(
     if name != token.name:
         _check_name_free(session, token.user, TokenKind.FINE_GRAINED, name)
 
-    old_permissions = {k: Level.parse(v) for k, v in grant.permissions.items()}
     old_repos = set(session.scalars(select(TokenRepository.repo_id).where(TokenRepository.token_id == token.id)))
     new_repos = {r.id for r in chosen}
-    selection_rank = {"none": 0, "subset": 1, "all": 2}
-    widened = (
-        any(level > old_permissions.get(key, 0) for key, level in granted.items())
-        or selection_rank[repository_selection.value] > selection_rank[grant.repository_selection]
-        or (repository_selection is RepositorySelection.SUBSET and not new_repos <= old_repos)
-    )
-    narrowed = (
-        any(level < old_permissions.get(key, level) or key not in granted for key, level in old_permissions.items())
-        or selection_rank[repository_selection.value] < selection_rank[grant.repository_selection]
-        or bool(old_repos - new_repos)
+    widened, narrowed = _compare_access(
+        {k: Level.parse(v) for k, v in grant.permissions.items()},
+        granted,
+        (grant.repository_selection, old_repos),
+        (repository_selection.value, new_repos),
     )
     token.name = name
     token.description = description
-    grant.permissions = {key: level.label for key, level in granted.items()}
-    grant.repository_selection = repository_selection.value
-    session.execute(delete(TokenRepository).where(TokenRepository.token_id == token.id))
-    for repo in chosen:
-        session.add(TokenRepository(token_id=token.id, repo_id=repo.id, resource_owner_id=owner.id))
-    needs_review = (
-        widened and isinstance(owner, Organization) and owner.approval_required and membership is not OrgRole.OWNER
-    )
-    if needs_review:
-        grant.approval = Approval.PENDING.value
-    if narrowed or needs_review:
-        access_changed(session)
     token.updated_at = now
+    requested = {key: level.label for key, level in granted.items()}
+    review = (
+        isinstance(owner, Organization)
+        and owner.approval_required
+        and membership is not OrgRole.OWNER
+        and (widened or grant.approval != Approval.APPROVED.value)
+    )
+    approved_before = grant.approval == Approval.APPROVED.value
+    if review:
+        # One pending request per token: a newer edit replaces what was waiting.
+        pending = select(TokenRequest).where(TokenRequest.token_id == token.id, TokenRequest.status == "pending")
+        for stale in session.scalars(pending):
+            stale.status = "cancelled"
+        session.flush()
+        session.add(
+            TokenRequest(
+                token_id=token.id,
+                org_id=owner.id,
+                status="pending",
+                reason=grant.justification,
+                repository_selection=repository_selection.value,
+                repository_ids=sorted(new_repos),
+                permissions=requested,
+                upgrade=approved_before,
+                created_at=now,
+            )
+        )
+    if not (review and approved_before):
+        # Applied at once: no review is needed, or the token was not approved anyway.
+        grant.permissions = requested
+        grant.repository_selection = repository_selection.value
+        session.execute(delete(TokenRepository).where(TokenRepository.token_id == token.id))
+        for repo in chosen:
+            session.add(TokenRepository(token_id=token.id, repo_id=repo.id, resource_owner_id=owner.id))
+        if review:
+            grant.approval = Approval.PENDING.value
+    if narrowed or (review and not approved_before):
+        access_changed(session)
     session.flush()
     record(
         session,
@@ -574,11 +635,12 @@ def update_fine_grained_token(
         actor=actor or token.user,
         token=token,
         ip=ip,
-        permissions=grant.permissions,
+        permissions=requested,
         repository_selection=repository_selection.value,
         repositories=[r.name for r in chosen],
+        review_requested=review,
     )
-    if needs_review:
+    if review:
         record(
             session,
             "token.approval_requested",
@@ -588,5 +650,6 @@ def update_fine_grained_token(
             ip=ip,
             org=owner,
             justification=grant.justification,
+            upgrade=approved_before,
         )
     return token

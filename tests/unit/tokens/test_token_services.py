@@ -14,6 +14,7 @@ from tokenforge.authz.subjects import Approval, ClassicToken, FineGrainedToken, 
 from tokenforge.config import Settings
 from tokenforge.credentials.permissions import Level
 from tokenforge.errors import Conflict, Forbidden, Invalid, NotFound
+from tokenforge.orgs.review import pending_requests, review
 from tokenforge.orgs.services import get_org
 from tokenforge.tokens import services
 from tokenforge.tokens.models import RevokedReason, Token
@@ -322,7 +323,7 @@ def test_update_classic_scopes(session: Session, settings: Settings, now: dateti
         services.update_classic_token(session, token=issued.token, note="other", scopes=[], now=now)
 
 
-def test_update_fine_grained_widening_an_org_token_needs_review(
+def test_update_fine_grained_widening_an_org_token_files_a_request(
     session: Session, settings: Settings, now: datetime
 ) -> None:
     alice, bob = factories.user(session, "alice", now), factories.user(session, "bob", now)
@@ -334,7 +335,8 @@ def test_update_fine_grained_widening_an_org_token_needs_review(
     )
     grant = issued.token.grant
     assert grant is not None
-    grant.approval = "approved"  # an owner approved it
+    review(session, org=acme, request_ids=None, approve=True, now=now, actor=alice)
+    assert grant.approval == "approved"
     services.update_fine_grained_token(
         session,
         token=issued.token,
@@ -345,7 +347,8 @@ def test_update_fine_grained_widening_an_org_token_needs_review(
         repositories=[site],
         now=now,
     )
-    assert grant.approval == "approved"  # narrowing needs no review
+    assert grant.approval == "approved"  # narrowing needs no review, and applies at once
+    assert grant.permissions["contents"] == "read"
     assert issued.token.name == "renamed"
     services.update_fine_grained_token(
         session,
@@ -357,5 +360,42 @@ def test_update_fine_grained_widening_an_org_token_needs_review(
         repositories=[site, tools],
         now=now,
     )
-    assert grant.approval == "pending"
+    # Asking for more: a new request, while the approved access keeps working as it was.
+    assert grant.approval == "approved"
+    assert [r.name for r in grant.repositories] == ["site"]
+    [request] = pending_requests(session, acme)
+    assert request.upgrade
+    assert sorted(request.repository_ids) == sorted([site.id, tools.id])
+    review(session, org=acme, request_ids=[request.id], approve=True, now=now, actor=alice)
+    session.expire(grant)
     assert sorted(r.name for r in grant.repositories) == ["site", "tools"]
+
+
+R, W = Level.READ, Level.WRITE
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "old_repos", "new_repos", "expected"),
+    [
+        ({"contents": R}, {"contents": R}, ("subset", {1}), ("subset", {1}), (False, False)),
+        ({"contents": R}, {"contents": W}, ("subset", {1}), ("subset", {1}), (True, False)),
+        ({"contents": W}, {"contents": R}, ("subset", {1}), ("subset", {1}), (False, True)),
+        ({"contents": W}, {}, ("subset", {1}), ("subset", {1}), (False, True)),
+        ({"contents": R}, {"contents": R, "issues": R}, ("all", set()), ("all", set()), (True, False)),
+        ({"contents": R}, {"contents": R}, ("subset", {1}), ("subset", {1, 2}), (True, False)),
+        ({"contents": R}, {"contents": R}, ("subset", {1, 2}), ("subset", {2}), (False, True)),
+        ({"contents": R}, {"contents": R}, ("subset", {1}), ("subset", {2}), (True, True)),
+        ({"contents": R}, {"contents": R}, ("subset", {1}), ("all", set()), (True, False)),
+        ({"contents": R}, {"contents": R}, ("all", set()), ("subset", {1}), (False, True)),
+        ({"contents": R}, {"contents": R}, ("none", set()), ("subset", {1}), (True, False)),
+        ({"contents": R}, {"contents": R}, ("all", set()), ("none", set()), (False, True)),
+    ],
+)
+def test_compare_access(
+    old: dict[str, Level],
+    new: dict[str, Level],
+    old_repos: tuple[str, set[int]],
+    new_repos: tuple[str, set[int]],
+    expected: tuple[bool, bool],
+) -> None:
+    assert services._compare_access(old, new, old_repos, new_repos) == expected

@@ -1,0 +1,303 @@
+"""Organization owners' control over personal access tokens (spec §5): the policy, the review of
+fine-grained token requests, and revocation of granted access.
+
+Every change here is audited, and every change that can reduce someone's access moves the access
+generation (auth/generation.py) so no process keeps serving it from a cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from tokenforge.accounts.models import Account, Organization, User
+from tokenforge.audit.services import record
+from tokenforge.auth.generation import access_changed
+from tokenforge.authz.subjects import Approval
+from tokenforge.errors import Invalid, NotFound
+from tokenforge.mail import Mail, Mailer, send_after_commit
+from tokenforge.tokens.models import FineGrainedGrant, Token, TokenRepository, TokenRequest
+
+UNCHANGED = object()
+REASON_MAX = 1024
+
+
+def set_policy(
+    session: Session,
+    *,
+    org: Organization,
+    now: datetime,
+    actor: Account | None = None,
+    classic_allowed: bool | None = None,
+    fine_grained_allowed: bool | None = None,
+    approval_required: bool | None = None,
+    max_lifetime_fine_grained_days: int | object | None = UNCHANGED,
+    max_lifetime_classic_days: int | object | None = UNCHANGED,
+) -> dict[str, tuple[object, object]]:
+    """Change the policy; returns what changed. Takes effect on the next request."""
+    changes: dict[str, tuple[object, object]] = {}
+
+    def change(attr: str, value: object) -> None:
+        if (
+            value is UNCHANGED
+            or (value is None and attr.endswith("allowed"))
+            or (value is None and attr == "approval_required")
+        ):
+            return
+        if attr.startswith("max_lifetime") and value is not None and (not isinstance(value, int) or value < 1):
+            raise Invalid("A maximum lifetime must be a positive number of days, or none", field=attr)
+        old = getattr(org, attr)
+        if old != value:
+            changes[attr] = (old, value)
+            setattr(org, attr, value)
+
+    change("classic_tokens_allowed", classic_allowed)
+    change("fine_grained_tokens_allowed", fine_grained_allowed)
+    change("approval_required", approval_required)
+    change("max_lifetime_fine_grained_days", max_lifetime_fine_grained_days)
+    change("max_lifetime_classic_days", max_lifetime_classic_days)
+    if not changes:
+        return changes
+    org.updated_at = now
+    if approval_required is False:
+        # Turning approval off approves what was waiting for it (denials and revocations stand).
+        for request in pending_requests(session, org):
+            _approve(session, request, now=now, reviewer=actor, reason="approval no longer required")
+    access_changed(session)
+    session.flush()
+    record(
+        session,
+        "org.policy_changed",
+        now=now,
+        actor=actor,
+        org=org,
+        changes={key: [old, new] for key, (old, new) in changes.items()},
+    )
+    return changes
+
+
+def pending_requests(session: Session, org: Organization) -> list[TokenRequest]:
+    return list(
+        session.scalars(
+            select(TokenRequest)
+            .where(TokenRequest.org_id == org.id, TokenRequest.status == "pending")
+            .order_by(TokenRequest.created_at.desc(), TokenRequest.id.desc())
+        )
+    )
+
+
+def get_request(session: Session, org: Organization, request_id: int) -> TokenRequest:
+    request = session.get(TokenRequest, request_id)
+    if request is None or request.org_id != org.id:
+        raise NotFound(f"No token request {request_id} in {org.login}")
+    return request
+
+
+def _grant(session: Session, token_id: int) -> FineGrainedGrant:
+    grant = session.get(FineGrainedGrant, token_id)
+    if grant is None:
+        raise NotFound("The token of this request no longer exists")
+    return grant
+
+
+def _approve(session: Session, request: TokenRequest, *, now: datetime, reviewer: Account | None, reason: str) -> None:
+    grant = _grant(session, request.token_id)
+    if request.upgrade:
+        # Apply what was asked for on top of the approved grant.
+        grant.permissions = dict(request.permissions)
+        grant.repository_selection = request.repository_selection
+        session.query(TokenRepository).filter(TokenRepository.token_id == request.token_id).delete()
+        for repo_id in request.repository_ids:
+            session.add(
+                TokenRepository(token_id=request.token_id, repo_id=repo_id, resource_owner_id=grant.resource_owner_id)
+            )
+    grant.approval = Approval.APPROVED.value
+    grant.access_granted_at = now
+    request.status = "approved"
+    request.reviewed_at = now
+    request.reviewer_id = reviewer.id if isinstance(reviewer, User) else None
+    request.review_reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    request: TokenRequest
+    approved: bool
+
+
+def review(
+    session: Session,
+    *,
+    org: Organization,
+    request_ids: Sequence[int] | None,
+    approve: bool,
+    reason: str = "",
+    now: datetime,
+    actor: Account | None,
+    mailer: Mailer | None = None,
+    settings_url: str = "",
+) -> list[Review]:
+    """Approve or deny pending requests, one or many (``None``: every pending request).
+
+    The requester is emailed the outcome with the reason. A request that is not pending (already
+    reviewed, or cancelled) is refused with its state, so a double click cannot flip a decision.
+    """
+    if len(reason) > REASON_MAX:
+        raise Invalid(f"Reason is too long (maximum is {REASON_MAX} characters)", field="reason")
+    if request_ids is None:
+        requests = pending_requests(session, org)
+    else:
+        if not request_ids:
+            raise Invalid("Name at least one request", field="pat_request_ids")
+        requests = [get_request(session, org, rid) for rid in dict.fromkeys(request_ids)]
+    for request in requests:
+        if request.status != "pending":
+            raise Invalid(f"Request {request.id} is already {request.status}", field="pat_request_ids")
+    done: list[Review] = []
+    for request in requests:
+        token = session.get(Token, request.token_id)
+        assert token is not None
+        if approve:
+            _approve(session, request, now=now, reviewer=actor, reason=reason)
+        else:
+            request.status = "denied"
+            request.reviewed_at = now
+            request.reviewer_id = actor.id if isinstance(actor, User) else None
+            request.review_reason = reason
+            if not request.upgrade:
+                _grant(session, request.token_id).approval = Approval.DENIED.value
+        record(
+            session,
+            "token.approval_" + ("approved" if approve else "denied"),
+            now=now,
+            actor=actor,
+            token=token,
+            org=org,
+            request_id=request.id,
+            reason=reason,
+        )
+        if mailer is not None and token.user.primary_email is not None:
+            send_after_commit(session, mailer, _outcome_mail(org, token, approve, reason, settings_url))
+        done.append(Review(request, approve))
+    if not approve:
+        access_changed(session)  # a first request denied: nothing cached may still grant it
+    session.flush()
+    return done
+
+
+def _outcome_mail(org: Organization, token: Token, approved: bool, reason: str, settings_url: str) -> Mail:
+    outcome = "approved" if approved else "denied"
+    lines = [
+        f"Hi {token.user.login},",
+        "",
+        f"An owner of {org.login} {outcome} your request for the fine-grained personal access token "
+        f'"{token.name}" to access resources of {org.login}.',
+    ]
+    if reason:
+        lines += ["", f"Reason: {reason}"]
+    if settings_url:
+        lines += ["", f"Token settings: {settings_url}/settings/personal-access-tokens/{token.id}"]
+    email = token.user.primary_email
+    assert email is not None
+    return Mail(email.address, f"[Tokenforge] {org.login} {outcome} your token request", "\n".join(lines) + "\n")
+
+
+def revoke_grants(
+    session: Session,
+    *,
+    org: Organization,
+    token_ids: Iterable[int],
+    now: datetime,
+    actor: Account | None,
+    reason: str = "",
+) -> list[Token]:
+    """Cut granted fine-grained tokens off the organization, at once.
+
+    The token keeps working elsewhere: it still reads public resources (spec §3.4).
+    """
+    revoked = []
+    for token_id in dict.fromkeys(token_ids):
+        grant = session.get(FineGrainedGrant, token_id)
+        token = session.get(Token, token_id)
+        if grant is None or token is None or grant.resource_owner_id != org.id or token.revoked_at is not None:
+            raise NotFound(f"No fine-grained token {token_id} with access to {org.login}")
+        if grant.approval != Approval.APPROVED.value:
+            raise Invalid(f"Token {token_id} is not approved ({grant.approval})", field="pat_ids")
+        grant.approval = Approval.REVOKED.value
+        for request in session.scalars(
+            select(TokenRequest).where(TokenRequest.token_id == token_id, TokenRequest.status == "pending")
+        ):
+            request.status = "cancelled"
+        record(session, "token.org_access_revoked", now=now, actor=actor, token=token, org=org, reason=reason)
+        revoked.append(token)
+    access_changed(session)
+    session.flush()
+    return revoked
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    owners: Sequence[str] = ()  # logins of token owners
+    repository: str | None = None  # a repository name of the organization
+    permission: str | None = None  # a permission key the token holds
+    last_used_before: datetime | None = None
+    last_used_after: datetime | None = None
+    token_ids: Sequence[int] = ()
+
+
+def _common(query: Select[Any], filters: Filters) -> Select[Any]:
+    if filters.owners:
+        query = query.where(User.login_key.in_([o.lower() for o in filters.owners]))
+    if filters.token_ids:
+        query = query.where(Token.id.in_(filters.token_ids))
+    if filters.last_used_before is not None:
+        query = query.where(Token.last_used_at < filters.last_used_before)
+    if filters.last_used_after is not None:
+        query = query.where(Token.last_used_at > filters.last_used_after)
+    return query
+
+
+def requests_query(org: Organization, filters: Filters, *, status: str = "pending") -> Select[Any]:
+    """Requests of live tokens; ``permission``/``repository`` are applied by ``matches``."""
+    return _common(
+        select(TokenRequest)
+        .join(Token, Token.id == TokenRequest.token_id)
+        .join(User, User.id == Token.user_id)
+        .where(TokenRequest.org_id == org.id, TokenRequest.status == status, Token.revoked_at.is_(None))
+        .options(selectinload(TokenRequest.token).selectinload(Token.user))
+        .order_by(TokenRequest.created_at.desc(), TokenRequest.id.desc()),
+        filters,
+    )
+
+
+def grants_query(org: Organization, filters: Filters) -> Select[Any]:
+    """Approved grants of live tokens; ``permission``/``repository`` are applied by ``matches``."""
+    return _common(
+        select(FineGrainedGrant)
+        .join(Token, Token.id == FineGrainedGrant.token_id)
+        .join(User, User.id == Token.user_id)
+        .where(
+            FineGrainedGrant.resource_owner_id == org.id,
+            FineGrainedGrant.approval == "approved",
+            Token.revoked_at.is_(None),
+        )
+        .options(selectinload(FineGrainedGrant.token).selectinload(Token.user))
+        .order_by(Token.created_at.desc(), Token.id.desc()),
+        filters,
+    )
+
+
+def matches(filters: Filters, *, permissions: dict[str, object], selection: str, repository_names: set[str]) -> bool:
+    """The filters that look inside the JSON permission map and the repository selection."""
+    if filters.permission and filters.permission not in permissions:
+        return False
+    if filters.repository:
+        wanted = filters.repository.lower()
+        if selection == "none" or (selection == "subset" and wanted not in repository_names):
+            return False
+    return True

@@ -1,0 +1,208 @@
+"""Organization policy and the review of fine-grained tokens, through the services."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+import factories
+from smtp import Inbox, smtp_server
+from tokenforge.accounts.services import get_user
+from tokenforge.audit.models import AuditEvent
+from tokenforge.config import Settings
+from tokenforge.db import Database
+from tokenforge.errors import Invalid, NotFound
+from tokenforge.mail import SmtpMailer
+from tokenforge.orgs.review import (
+    Filters,
+    grants_query,
+    pending_requests,
+    requests_query,
+    review,
+    revoke_grants,
+    set_policy,
+)
+from tokenforge.orgs.services import get_org
+from tokenforge.tokens.models import FineGrainedGrant, TokenRequest
+
+
+def _generation(session: Session) -> int:
+    return int(session.execute(text("SELECT generation FROM auth_state")).scalar_one())
+
+
+@pytest.fixture
+def acme(session: Session, settings: Settings, now: datetime):  # type: ignore[no-untyped-def]
+    alice, bob, carol = (factories.user(session, n, now) for n in ("alice", "bob", "carol"))
+    org = factories.org(session, "acme", alice, now, members=[bob, carol])
+    site = factories.repo(session, settings, org, "site", now)
+    return org, alice, bob, carol, site
+
+
+def test_policy_changes_are_audited_and_invalidate(session: Session, acme) -> None:  # type: ignore[no-untyped-def]
+    org, alice, *_ = acme
+    now = datetime(2026, 1, 1).astimezone()
+    before = _generation(session)
+    changes = set_policy(
+        session,
+        org=org,
+        now=now,
+        actor=alice,
+        classic_allowed=False,
+        max_lifetime_fine_grained_days=30,
+        max_lifetime_classic_days=None,
+    )
+    assert changes == {"classic_tokens_allowed": (True, False), "max_lifetime_fine_grained_days": (366, 30)}
+    assert _generation(session) == before + 1
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "org.policy_changed")).one()
+    assert event.data["changes"]["classic_tokens_allowed"] == [True, False]
+    assert set_policy(session, org=org, now=now, actor=alice, classic_allowed=False) == {}
+    with pytest.raises(Invalid, match="positive"):
+        set_policy(session, org=org, now=now, actor=alice, max_lifetime_classic_days=0)
+
+
+def test_member_requests_owner_approves_and_the_requester_is_emailed(
+    db: Database, settings: Settings, now: datetime
+) -> None:
+    with db.unit_of_work() as s:
+        alice, bob = factories.user(s, "alice", now), factories.user(s, "bob", now)
+        org = factories.org(s, "acme", alice, now, members=[bob])
+        site = factories.repo(s, settings, org, "site", now)
+        issued = factories.fine_grained(
+            s, settings, bob, now, resource_owner=org, repositories=[site], permissions={"issues": "write"}
+        )
+        [request] = pending_requests(s, org)
+        assert request.token_id == issued.token.id
+        assert request.permissions == {"issues": "write", "metadata": "read"}
+    with smtp_server() as (inbox, url):
+        with db.unit_of_work() as s:
+            org = get_org(s, "acme")
+            review(
+                s,
+                org=org,
+                request_ids=[request.id],
+                approve=True,
+                reason="looks fine",
+                now=now,
+                actor=get_user(s, "alice"),
+                mailer=SmtpMailer(url, "tf@example.com"),
+                settings_url="http://tf.test",
+            )
+            assert inbox.messages == []  # not before the commit
+        [mail] = inbox.to("bob@example.com")
+        assert mail["Subject"] == "[Tokenforge] acme approved your token request"
+        assert "Reason: looks fine" in Inbox.body(mail)
+    with db.unit_of_work() as s:
+        grant = s.get(FineGrainedGrant, issued.token.id)
+        assert grant is not None
+        assert grant.approval == "approved"
+        assert grant.access_granted_at == now
+        with pytest.raises(Invalid, match="already approved"):
+            review(s, org=get_org(s, "acme"), request_ids=[request.id], approve=False, now=now, actor=None)
+
+
+def test_denial_with_reason_reaches_the_requester(
+    session: Session,
+    settings: Settings,
+    now: datetime,  # type: ignore[no-untyped-def]
+    acme,
+) -> None:
+    org, alice, bob, _, site = acme
+    issued = factories.fine_grained(session, settings, bob, now, resource_owner=org, repositories=[site])
+    [request] = pending_requests(session, org)
+    sent = []
+
+    class Collect:
+        def send(self, mail: object) -> None:
+            sent.append(mail)
+
+    review(
+        session,
+        org=org,
+        request_ids=[request.id],
+        approve=False,
+        reason="Access is too broad.",
+        now=now,
+        actor=alice,
+        mailer=Collect(),
+        settings_url="http://tf.test",
+    )
+    for callback in session.info.pop("after_commit", []):
+        callback()
+    assert issued.token.grant is not None
+    assert issued.token.grant.approval == "denied"
+    [mail] = sent
+    assert mail.to == "bob@example.com"  # type: ignore[attr-defined]
+    assert "denied" in mail.subject  # type: ignore[attr-defined]
+    assert "Reason: Access is too broad." in mail.body  # type: ignore[attr-defined]
+    assert f"/settings/personal-access-tokens/{issued.token.id}" in mail.body  # type: ignore[attr-defined]
+
+
+def test_bulk_review_and_filters(session: Session, settings: Settings, now: datetime, acme) -> None:  # type: ignore[no-untyped-def]
+    org, alice, bob, carol, site = acme
+    for i, person in enumerate([bob, carol, bob]):
+        factories.fine_grained(
+            session,
+            settings,
+            person,
+            now + timedelta(minutes=i),
+            resource_owner=org,
+            repositories=[site],
+            name=f"t{i}",
+            permissions={"contents": "read"},
+        )
+    bobs = session.scalars(requests_query(org, Filters(owners=["BOB"]))).all()
+    assert len(bobs) == 2
+    done = review(session, org=org, request_ids=[r.id for r in bobs], approve=True, now=now, actor=alice)
+    assert len(done) == 2
+    assert len(pending_requests(session, org)) == 1
+    review(session, org=org, request_ids=None, approve=True, now=now, actor=alice)  # all that remain
+    assert pending_requests(session, org) == []
+    assert len(session.scalars(grants_query(org, Filters())).all()) == 3
+    assert len(session.scalars(grants_query(org, Filters(owners=["carol"]))).all()) == 1
+
+
+def test_owner_revokes_a_grant(session: Session, settings: Settings, now: datetime, acme) -> None:  # type: ignore[no-untyped-def]
+    org, alice, bob, _, site = acme
+    issued = factories.fine_grained(session, settings, bob, now, resource_owner=org, repositories=[site])
+    review(session, org=org, request_ids=None, approve=True, now=now, actor=alice)
+    before = _generation(session)
+    revoke_grants(session, org=org, token_ids=[issued.token.id], now=now, actor=alice)
+    assert issued.token.grant is not None
+    assert issued.token.grant.approval == "revoked"
+    assert issued.token.revoked_at is None  # the token itself lives on (public reads)
+    assert _generation(session) == before + 1
+    with pytest.raises(Invalid, match="not approved"):
+        revoke_grants(session, org=org, token_ids=[issued.token.id], now=now, actor=alice)
+    with pytest.raises(NotFound):
+        revoke_grants(session, org=org, token_ids=[99999], now=now, actor=alice)
+
+
+def test_turning_approval_off_approves_pending_requests(
+    session: Session,
+    settings: Settings,
+    now: datetime,  # type: ignore[no-untyped-def]
+    acme,
+) -> None:
+    org, alice, bob, _, site = acme
+    issued = factories.fine_grained(session, settings, bob, now, resource_owner=org, repositories=[site])
+    set_policy(session, org=org, now=now, actor=alice, approval_required=False)
+    assert issued.token.grant is not None
+    assert issued.token.grant.approval == "approved"
+    assert session.scalars(select(TokenRequest.status)).all() == ["approved"]
+
+
+def test_request_from_another_org_is_not_found(
+    session: Session,
+    settings: Settings,
+    now: datetime,  # type: ignore[no-untyped-def]
+    acme,
+) -> None:
+    org, alice, bob, _, _site = acme
+    other = factories.org(session, "other", alice, now, members=[bob])
+    factories.fine_grained(session, settings, bob, now, resource_owner=other, all_repos=True)
+    [request] = pending_requests(session, other)
+    with pytest.raises(NotFound):
+        review(session, org=org, request_ids=[request.id], approve=True, now=now, actor=alice)
