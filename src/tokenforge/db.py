@@ -140,10 +140,28 @@ class Database:
         self.check()
         from alembic import command  # imported here: ~0.15 s that most CLI commands never need
 
-        with self.engine.begin() as conn:
-            cfg = alembic_config(self.url)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with self.engine.connect() as conn:
+            if is_sqlite(self.url):
+                # SQLite alters a table by rebuilding it (Alembic's batch mode): create a copy,
+                # drop the original. With foreign keys on, that DROP cascades — every row that
+                # references the table (a token's grant, its repositories) would be deleted.
+                # Foreign keys must be off for the migration (the pragma only works outside a
+                # transaction), and are checked afterwards.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()  # end SQLAlchemy's autobegun transaction; the pragma stays set
+            try:
+                with conn.begin():
+                    cfg = alembic_config(self.url)
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    if is_sqlite(self.url):
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise RuntimeError(f"migration left dangling references: {broken[:5]}")
+            finally:
+                if is_sqlite(self.url):
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -4,6 +4,7 @@ invariants the code relies on — on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -190,3 +191,44 @@ def test_datetimes_come_back_as_aware_utc(session: Session, now: datetime) -> No
     session.expire_all()
     assert alice.created_at == now + timedelta(microseconds=1234)
     assert alice.created_at.utcoffset() == timedelta(0)
+
+
+def test_upgrading_a_populated_database_keeps_every_row(tmp_path: Path, settings: Settings, now: datetime) -> None:
+    """Regression: SQLite rebuilds altered tables; with foreign keys on, the rebuild of `tokens`
+    (migration 0002) used to cascade and delete every fine-grained grant."""
+    url = settings.database_url if not settings.database_url.startswith("sqlite") else f"sqlite:///{tmp_path}/m.db"
+    cfg = alembic_config(url)
+    if not url.startswith("sqlite"):
+        command.downgrade(cfg, "base")
+    command.upgrade(cfg, "0001")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        if url.startswith("sqlite"):
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.execute(text("INSERT INTO accounts (id, kind, login, login_key, name, created_at, updated_at) "
+                          "VALUES (1, 'user', 'a', 'a', '', :t, :t), (2, 'organization', 'o', 'o', '', :t, :t)"),
+                     {"t": now})
+        conn.execute(text("INSERT INTO users (id, password_hash, site_admin) VALUES (1, NULL, false)"))
+        conn.execute(text("INSERT INTO organizations (id, classic_tokens_allowed, fine_grained_tokens_allowed, "
+                          "approval_required, max_lifetime_fine_grained_days, default_repository_role) "
+                          "VALUES (2, true, true, true, 366, 'read')"))
+        conn.execute(text("INSERT INTO repositories (id, owner_id, name, name_key, description, private, "
+                          "default_branch, created_at, updated_at) VALUES (1, 2, 'r', 'r', '', true, 'main', :t, :t)"),
+                     {"t": now})
+        conn.execute(text("INSERT INTO tokens (id, user_id, kind, digest, pepper_id, last_eight, name, description, "
+                          "scopes, created_at, updated_at) VALUES (1, 1, 'fine_grained', :d, 'p', '12345678', 'n', '', "
+                          "NULL, :t, :t)"), {"d": b"\x01" * 32, "t": now})
+        conn.execute(text("INSERT INTO fine_grained_grants (token_id, token_kind, resource_owner_id, "
+                          "repository_selection, permissions, approval, justification) "
+                          "VALUES (1, 'fine_grained', 2, 'subset', '{}', 'pending', 'please')"))
+        conn.execute(text("INSERT INTO token_repositories (token_id, repo_id, resource_owner_id) VALUES (1, 1, 2)"))
+    engine.dispose()
+    db = Database(url)
+    db.migrate()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM fine_grained_grants")).scalar_one() == 1
+        assert conn.execute(text("SELECT count(*) FROM token_repositories")).scalar_one() == 1
+        assert conn.execute(text("SELECT recent_ips FROM tokens")).scalar_one() in ("[]", [])
+        # 0004 filed the request that a pending grant implies.
+        assert conn.execute(text("SELECT status, reason FROM token_requests")).one() == ("pending", "please")
+    db.dispose()

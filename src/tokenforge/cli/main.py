@@ -20,12 +20,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tokenforge.accounts import services as accounts
+from tokenforge.accounts.models import Organization
 from tokenforge.authz.roles import OrgRole, RepoRole
 from tokenforge.authz.subjects import RepositorySelection
 from tokenforge.clock import SystemClock
 from tokenforge.config import Settings
 from tokenforge.db import Database, first_line
 from tokenforge.errors import Invalid, TokenforgeError, Unavailable
+from tokenforge.mail import mailer_for
+from tokenforge.orgs import review as review_services
 from tokenforge.orgs import services as orgs
 from tokenforge.repos import services as repos
 from tokenforge.tokens import services as tokens
@@ -181,6 +184,134 @@ def org_add_member(
         organization = orgs.get_org(session, org)
         orgs.set_member(session, org=organization, user=accounts.get_user(session, login), role=parsed, now=clock.now())
         typer.echo(f"{login} is now {parsed.label} of {organization.login}")
+
+
+def _allow(value: str | None, option: str) -> bool | None:
+    if value is None:
+        return None
+    choices = {"allow": True, "restrict": False}
+    if value not in choices:
+        raise Invalid(f"{option} must be allow or restrict, not {value!r}")
+    return choices[value]
+
+
+def _days(value: str | None, option: str) -> int | object | None:
+    if value is None:
+        return review_services.UNCHANGED
+    if value.strip().lower() == "none":
+        return None
+    try:
+        days = int(value)
+    except ValueError:
+        raise Invalid(f"{option} must be a number of days or 'none', not {value!r}") from None
+    if days < 1:
+        raise Invalid(f"{option} must be at least 1 day, or 'none'")
+    return days
+
+
+@org_app.command("set-policy")
+def org_set_policy(
+    org: str,
+    classic: Annotated[str | None, typer.Option("--classic", help="allow or restrict classic tokens.")] = None,
+    fine_grained: Annotated[
+        str | None, typer.Option("--fine-grained", help="allow or restrict fine-grained tokens.")
+    ] = None,
+    approval: Annotated[
+        str | None, typer.Option("--approval", help="required or not-required for fine-grained tokens.")
+    ] = None,
+    max_fine_grained: Annotated[str | None, typer.Option("--max-lifetime-fine-grained", help="DAYS or none.")] = None,
+    max_classic: Annotated[str | None, typer.Option("--max-lifetime-classic", help="DAYS or none.")] = None,
+) -> None:
+    """Set an organization's personal access token policy."""
+    approvals = {"required": True, "not-required": False, None: None}
+    if approval not in approvals:
+        raise Invalid(f"--approval must be required or not-required, not {approval!r}")
+    classic_allowed = _allow(classic, "--classic")
+    fine_allowed = _allow(fine_grained, "--fine-grained")
+    max_fg, max_cl = (
+        _days(max_fine_grained, "--max-lifetime-fine-grained"),
+        _days(max_classic, "--max-lifetime-classic"),
+    )
+    with unit_of_work(load_settings()) as session:
+        organization = orgs.get_org(session, org)
+        changes = review_services.set_policy(
+            session,
+            org=organization,
+            now=clock.now(),
+            classic_allowed=classic_allowed,
+            fine_grained_allowed=fine_allowed,
+            approval_required=approvals[approval],
+            max_lifetime_fine_grained_days=max_fg,
+            max_lifetime_classic_days=max_cl,
+        )
+        for key, (old, new) in changes.items():
+            typer.echo(f"{key}: {_policy_value(old)} -> {_policy_value(new)}")
+        if not changes:
+            typer.echo("no change")
+        typer.echo(_policy_line(organization))
+
+
+def _policy_value(value: object) -> str:
+    return "none" if value is None else str(value).lower()
+
+
+def _policy_line(org: Organization) -> str:
+    def days(n: int | None) -> str:
+        return "none" if n is None else f"{n} days"
+
+    return (
+        f"{org.login}: classic {'allow' if org.classic_tokens_allowed else 'restrict'}, fine-grained "
+        f"{'allow' if org.fine_grained_tokens_allowed else 'restrict'}, approval "
+        f"{'required' if org.approval_required else 'not-required'}, max lifetime fine-grained "
+        f"{days(org.max_lifetime_fine_grained_days)}, classic {days(org.max_lifetime_classic_days)}"
+    )
+
+
+@org_app.command("requests")
+def org_requests(org: str) -> None:
+    """List pending fine-grained token requests of an organization."""
+    with unit_of_work(load_settings()) as session:
+        organization = orgs.get_org(session, org)
+        rows = session.scalars(review_services.requests_query(organization, review_services.Filters())).all()
+        typer.echo(f"{'REQUEST':>7}  {'TOKEN':>6}  {'REQUESTER':<16}  {'CREATED':<16}  NAME — ASKS FOR")
+        for request in rows:
+            token = request.token
+            permissions = ", ".join(f"{k}={v}" for k, v in request.permissions.items())
+            upgrade = " (more access for an approved token)" if request.upgrade else ""
+            reason = f' — "{request.reason}"' if request.reason else ""
+            typer.echo(
+                f"{request.id:>7}  {token.id:>6}  {token.user.login:<16}  "
+                f"{request.created_at.strftime('%Y-%m-%d %H:%M'):<16}  {token.name} — "
+                f"{request.repository_selection}; {permissions}{upgrade}{reason}"
+            )
+
+
+@org_app.command("review")
+def org_review(
+    org: str,
+    request_id: Annotated[int, typer.Argument(metavar="REQUEST_ID")],
+    approve: Annotated[bool, typer.Option("--approve", help="Approve the request.")] = False,
+    deny: Annotated[bool, typer.Option("--deny", help="Deny the request.")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Told to the requester.")] = "",
+) -> None:
+    """Approve or deny a fine-grained token request (the requester is emailed)."""
+    if approve == deny:
+        raise Invalid("choose exactly one of --approve and --deny")
+    settings = load_settings()
+    with unit_of_work(settings) as session:
+        organization = orgs.get_org(session, org)
+        [done] = review_services.review(
+            session,
+            org=organization,
+            request_ids=[request_id],
+            approve=approve,
+            reason=reason,
+            now=clock.now(),
+            actor=None,
+            mailer=mailer_for(settings),
+            settings_url=settings.base_url,
+        )
+        typer.echo(f"request {done.request.id} {'approved' if approve else 'denied'}")
 
 
 # -- repositories -------------------------------------------------------------------------------

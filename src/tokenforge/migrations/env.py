@@ -31,9 +31,14 @@ if connection is not None:
 else:
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=NullPool)
     try:
-        with engine.begin() as conn:
-            _configure(conn)
-            with context.begin_transaction():
-                context.run_migrations()
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                # See Database.migrate: batch rebuilds must not cascade deletes.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            with conn.begin():
+                _configure(conn)
+                with context.begin_transaction():
+                    context.run_migrations()
     finally:
         engine.dispose()
