@@ -375,3 +375,12 @@ def test_rate_limit_endpoint_is_free_and_limits_apply(settings: Settings, db: Da
         assert "X-RateLimit-Limit" not in response.headers
     finally:
         unlimited.stop()
+
+
+@pytest.mark.parametrize("path", ["/repos/acme%00/site", "/repos/acme/si%00te", "/users/al%00ice", "/orgs/ac%00me",
+                                  "/users/alice/repos?page=99999999999999999999999",
+                                  "/users/alice/repos?per_page=-5&page=-1", "/users/alice/repos?page=abc"])
+def test_hostile_paths_and_parameters_never_500(world: World, path: str) -> None:
+    response = world.client.get(f"/api/v3{path}", headers={"Authorization": f"token {world.classic}"})
+    assert response.status_code in {200, 404, 422}, response.text
+    assert response.json() is not None

@@ -23,6 +23,8 @@ from live import LiveServer
 from tokenforge.audit.models import AuditEvent
 from tokenforge.authz.roles import RepoRole
 from tokenforge.keys.models import DeployKey
+from tokenforge.tokens.models import RevokedReason
+from tokenforge.tokens.services import get_token, revoke_token
 
 pytestmark = pytest.mark.slow
 
@@ -243,3 +245,29 @@ def test_invalid_and_reused_keys(live_server: LiveServer, world: World, real_key
     with live_server.services.db.unit_of_work() as session:
         stored = session.scalars(select(DeployKey).where(DeployKey.title == "first")).one()
         assert stored.fingerprint == "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def test_revoking_the_token_deletes_the_deploy_keys_it_created(live_server: LiveServer, now: datetime) -> None:
+    """Spec §6.3, through the API: the key goes with the token, in the same transaction."""
+    services = live_server.services
+    settings = live_server.settings
+    with services.db.unit_of_work() as s:
+        owner = f.user(s, "cascade", now)
+        f.repo(s, settings, owner, "app", now, private=True)
+        issued = f.classic(s, settings, owner, now, "repo")
+    created = httpx.post(
+        f"{live_server.url}/api/v3/repos/cascade/app/keys",
+        headers={"Authorization": f"token {issued.secret}"},
+        json={"title": "deploy", "key": ed25519_line()},
+    )
+    assert created.status_code == 201
+    with services.db.unit_of_work() as s:
+        revoke_token(s, token=get_token(s, issued.token.id), reason=RevokedReason.USER, now=now)
+    with services.db.unit_of_work() as s:
+        assert s.scalars(select(DeployKey)).all() == []
+        actions = s.scalars(select(AuditEvent.action).where(AuditEvent.token_id == issued.token.id)).all()
+        assert "token.revoked" in actions
+    gone = httpx.get(
+        f"{live_server.url}/api/v3/repos/cascade/app/keys", headers={"Authorization": f"token {issued.secret}"}
+    )
+    assert gone.status_code == 401

@@ -64,6 +64,8 @@ def validate_email(address: str) -> str:
 
 
 def find_account(session: Session, login: str) -> Account | None:
+    if "\x00" in login:  # PostgreSQL refuses NUL in text; no login can contain one anyway
+        return None
     return session.scalar(select(Account).where(Account.login_key == login.lower()))
 
 

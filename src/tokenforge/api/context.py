@@ -121,6 +121,7 @@ def can(request: Request, session: Session, repo: Repository, requirement: Requi
 # -- pagination ------------------------------------------------------------------------------
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000
 DEFAULT_PER_PAGE = 30
 
 
@@ -137,7 +138,8 @@ def page_params(request: Request) -> tuple[int, int]:
             ) from None
 
     per_page = min(max(number("per_page", DEFAULT_PER_PAGE), 1), MAX_PER_PAGE)
-    page = max(number("page", 1), 1)
+    # Capped so OFFSET stays far inside a 64-bit integer; beyond it every page is empty anyway.
+    page = min(max(number("page", 1), 1), MAX_PAGE)
     return page, per_page
 
 

@@ -46,6 +46,8 @@ def repo_path(settings: Settings, repo: Repository) -> Path:
 
 
 def find_repository(session: Session, owner_login: str, name: str) -> Repository | None:
+    if "\x00" in owner_login or "\x00" in name:  # PostgreSQL refuses NUL in text; no name has one
+        return None
     return session.scalar(
         select(Repository)
         .join(Account, Account.id == Repository.owner_id)

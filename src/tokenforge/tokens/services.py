@@ -31,6 +31,7 @@ from tokenforge.credentials import scopes as scope_catalog
 from tokenforge.credentials.format import TokenKind, last_eight
 from tokenforge.credentials.permissions import Level
 from tokenforge.errors import Conflict, Forbidden, Invalid, NotFound
+from tokenforge.keys.services import delete_keys_created_by
 from tokenforge.orgs.services import org_role
 from tokenforge.repos.models import Repository
 from tokenforge.repos.services import user_role
@@ -352,13 +353,19 @@ def revoke_token(
     actor: Account | None = None,
     ip: str | None = None,
 ) -> None:
-    """Stop a token from working, at once. The row stays (audit trail, digest never reissued)."""
+    """Stop a token from working, at once — "delete" in GitHub's words.
+
+    The row stays (audit trail; a digest is never reissued), but everything the token created
+    that lives by it goes in the same transaction: deleting a token deletes the deploy keys it
+    created (spec §6.3), whoever deletes it and why.
+    """
     if token.revoked_at is not None:
         return
     token.revoked_at = now
     token.revoked_reason = reason.value
     access_changed(session)
     session.flush()
+    delete_keys_created_by(session, token, now=now, reason=reason.value, actor=actor)
     record(session, "token.revoked", now=now, actor=actor, token=token, ip=ip, reason=reason.value)
 
 
