@@ -10,12 +10,21 @@ from fastapi import FastAPI
 from tokenforge.api import errors
 from tokenforge.api.middleware import ApiHeadersMiddleware
 from tokenforge.api.responses import GitHubJSON
-from tokenforge.api.routes import actions, issues, keys, meta, pulls, repos, users
+from tokenforge.api.routes import actions, issues, keys, meta, org_tokens, pulls, repos, users
 
 if TYPE_CHECKING:
     from tokenforge.app import Services
 
-ROUTERS = (meta.router, users.router, repos.router, issues.router, pulls.router, actions.router, keys.router)
+ROUTERS = (
+    meta.router,
+    users.router,
+    repos.router,
+    issues.router,
+    pulls.router,
+    actions.router,
+    keys.router,
+    org_tokens.router,
+)
 
 
 def create_api(services: Services) -> FastAPI:

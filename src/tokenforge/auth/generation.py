@@ -1,10 +1,12 @@
 """Invalidating cached authentication and authorization, in this process and in every other.
 
 Verification results are cached (PERFORMANCE.md: a decision from a cache costs ~1 µs, from the
-database ~8 µs on SQLite and ~60 µs on PostgreSQL). The cache is correct only if every change
-that can *reduce* access — a token revoked, regenerated or edited, an approval withdrawn, a
-membership or role removed, a policy tightened — empties it before the next request. Changes
-that only add access need no invalidation: a miss simply loads the new state.
+database ~8 µs on SQLite and ~60 µs on PostgreSQL). The cache is correct only if every change to
+state that a cached entry embeds empties it before the next request: a token revoked,
+regenerated or edited, an approval granted or withdrawn, a membership or role changed, a policy
+changed. Note "granted": a cached principal that still says *pending* would keep refusing what
+an owner just approved. Only brand-new rows (a new token, a new repository) need nothing — no
+cache entry can describe them yet.
 
 How: the service making such a change calls ``access_changed(session)``, which increments
 ``auth_state.generation`` in the same transaction. Every cached entry remembers the generation it
@@ -45,7 +47,7 @@ class AuthState(Base):
 
 
 def access_changed(session: Session) -> None:
-    """Record, inside the caller's transaction, that someone's access may have shrunk."""
+    """Record, inside the caller's transaction, that access-relevant state changed."""
     session.execute(update(AuthState).where(AuthState.id == 1).values(generation=AuthState.generation + 1))
     session.info[ACCESS_CHANGED] = True
 

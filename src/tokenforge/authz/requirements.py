@@ -229,3 +229,53 @@ REPO_DELETE = _repo(
     scopes=("delete_repo",),
     public_scopes=("delete_repo",),
 )
+
+# -- Issues and pull requests: the finer cases routes choose between ----------------------------
+# A pull request's conversation comments are issue comments, so GitHub accepts either permission
+# on them; on a plain issue only ``issues`` counts (a token with ``pull_requests`` alone cannot
+# touch plain issues — GitHub's observed behaviour for Apps and tokens alike).
+ISSUE_COMMENTS_READ = _repo("issue-comments:read", READ, "issues=read; pull_requests=read", RepoRole.READ)
+# Editing or deleting what someone else wrote (their comment, or their issue's title and body):
+# GitHub gives that to write and above ("Edit and delete anyone's comments on commits, pull
+# requests, and issues"); triage may close, reopen and label, not rewrite other people's words.
+ISSUES_MODERATE = _repo("issues:moderate", WRITE, "issues=write", RepoRole.WRITE)
+ISSUE_COMMENTS_MODERATE = _repo("issue-comments:moderate", WRITE, "issues=write; pull_requests=write", RepoRole.WRITE)
+
+# -- Organization token review (spec §5.4) -------------------------------------------------------
+# GitHub lets only GitHub Apps call these. Tokenforge has no Apps, so an organization owner's
+# token may: classic with ``admin:org``, or fine-grained with the organization permission (which
+# only owners can grant, and which requires the organization as resource owner).
+ORG_TOKEN_REQUESTS_READ = Requirement(
+    "org-token-requests:read",
+    Target.ORGANIZATION,
+    READ,
+    scopes=("admin:org",),
+    permissions="organization_personal_access_token_requests=read",
+    org_role=OrgRole.OWNER,
+    public_read=False,
+)
+ORG_TOKEN_REQUESTS_WRITE = Requirement(
+    "org-token-requests:write",
+    Target.ORGANIZATION,
+    WRITE,
+    scopes=("admin:org",),
+    permissions="organization_personal_access_token_requests=write",
+    org_role=OrgRole.OWNER,
+)
+ORG_TOKENS_READ = Requirement(
+    "org-tokens:read",
+    Target.ORGANIZATION,
+    READ,
+    scopes=("admin:org",),
+    permissions="organization_personal_access_tokens=read",
+    org_role=OrgRole.OWNER,
+    public_read=False,
+)
+ORG_TOKENS_WRITE = Requirement(
+    "org-tokens:write",
+    Target.ORGANIZATION,
+    WRITE,
+    scopes=("admin:org",),
+    permissions="organization_personal_access_tokens=write",
+    org_role=OrgRole.OWNER,
+)

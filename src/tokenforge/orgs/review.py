@@ -184,8 +184,9 @@ def review(
         if mailer is not None and token.user.primary_email is not None:
             send_after_commit(session, mailer, _outcome_mail(org, token, approve, reason, settings_url))
         done.append(Review(request, approve))
-    if not approve:
-        access_changed(session)  # a first request denied: nothing cached may still grant it
+    # Either way cached principals embed the old approval state: approved access must work and
+    # denied access must stop from the next request on.
+    access_changed(session)
     session.flush()
     return done
 

@@ -496,8 +496,7 @@ def update_classic_token(
     if note != token.name:
         _check_name_free(session, token.user, TokenKind.CLASSIC, note)
     before = token.scope_list
-    if not scope_catalog.expand(before) <= scope_catalog.expand(normalized):
-        access_changed(session)  # something was taken away
+    access_changed(session)  # cached verifications embed the old scopes
     token.name = note
     token.scopes = ",".join(normalized)
     token.updated_at = now
@@ -518,24 +517,17 @@ def update_classic_token(
 _SELECTION_RANK = {"none": 0, "subset": 1, "all": 2}
 
 
-def _compare_access(
+def _widens(
     old: Mapping[str, Level], new: Mapping[str, Level], old_repos: tuple[str, set[int]], new_repos: tuple[str, set[int]]
-) -> tuple[bool, bool]:
-    """(widened, narrowed): whether an edit adds access (needs review) and whether it removes some
-    (must invalidate caches). An edit can do both at once."""
+) -> bool:
+    """Whether an edit asks for access the token did not have (an organization must review it)."""
     (old_selection, old_ids), (new_selection, new_ids) = old_repos, new_repos
-    widened = (
+    return (
         any(level > old.get(key, 0) for key, level in new.items())
         or _SELECTION_RANK[new_selection] > _SELECTION_RANK[old_selection]
         # Repository lists only compare subset to subset: "all" keeps no list.
         or (new_selection == old_selection == "subset" and not new_ids <= old_ids)
     )
-    narrowed = (
-        any(key not in new or new[key] < level for key, level in old.items())
-        or _SELECTION_RANK[new_selection] < _SELECTION_RANK[old_selection]
-        or (new_selection == old_selection == "subset" and bool(old_ids - new_ids))
-    )
-    return widened, narrowed
 
 
 def update_fine_grained_token(
@@ -587,7 +579,7 @@ def update_fine_grained_token(
 
     old_repos = set(session.scalars(select(TokenRepository.repo_id).where(TokenRepository.token_id == token.id)))
     new_repos = {r.id for r in chosen}
-    widened, narrowed = _compare_access(
+    widened = _widens(
         {k: Level.parse(v) for k, v in grant.permissions.items()},
         granted,
         (grant.repository_selection, old_repos),
@@ -632,8 +624,9 @@ def update_fine_grained_token(
             session.add(TokenRepository(token_id=token.id, repo_id=repo.id, resource_owner_id=owner.id))
         if review:
             grant.approval = Approval.PENDING.value
-    if narrowed or (review and not approved_before):
-        access_changed(session)
+    # Cached verifications embed the grant and its approval state: whatever changed now must be
+    # seen on the next request, in every process.
+    access_changed(session)
     session.flush()
     record(
         session,

@@ -316,9 +316,10 @@ def test_update_classic_scopes(session: Session, settings: Settings, now: dateti
     before = _generation(session)
     services.update_classic_token(session, token=issued.token, note="ci", scopes=["repo", "user", "workflow"], now=now)
     assert issued.token.scope_list == ("repo", "user", "workflow")
-    assert _generation(session) == before  # only added: nothing cached can be too generous
-    services.update_classic_token(session, token=issued.token, note="ci", scopes=["public_repo"], now=now)
+    # Even an addition invalidates: a cached verification would otherwise keep the old scopes.
     assert _generation(session) == before + 1
+    services.update_classic_token(session, token=issued.token, note="ci", scopes=["public_repo"], now=now)
+    assert _generation(session) == before + 2
     with pytest.raises(Conflict):
         services.update_classic_token(session, token=issued.token, note="other", scopes=[], now=now)
 
@@ -375,27 +376,27 @@ R, W = Level.READ, Level.WRITE
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "old_repos", "new_repos", "expected"),
+    ("old", "new", "old_repos", "new_repos", "widens"),
     [
-        ({"contents": R}, {"contents": R}, ("subset", {1}), ("subset", {1}), (False, False)),
-        ({"contents": R}, {"contents": W}, ("subset", {1}), ("subset", {1}), (True, False)),
-        ({"contents": W}, {"contents": R}, ("subset", {1}), ("subset", {1}), (False, True)),
-        ({"contents": W}, {}, ("subset", {1}), ("subset", {1}), (False, True)),
-        ({"contents": R}, {"contents": R, "issues": R}, ("all", set()), ("all", set()), (True, False)),
-        ({"contents": R}, {"contents": R}, ("subset", {1}), ("subset", {1, 2}), (True, False)),
-        ({"contents": R}, {"contents": R}, ("subset", {1, 2}), ("subset", {2}), (False, True)),
-        ({"contents": R}, {"contents": R}, ("subset", {1}), ("subset", {2}), (True, True)),
-        ({"contents": R}, {"contents": R}, ("subset", {1}), ("all", set()), (True, False)),
-        ({"contents": R}, {"contents": R}, ("all", set()), ("subset", {1}), (False, True)),
-        ({"contents": R}, {"contents": R}, ("none", set()), ("subset", {1}), (True, False)),
-        ({"contents": R}, {"contents": R}, ("all", set()), ("none", set()), (False, True)),
+        ({"contents": R}, {"contents": R}, ("subset", {1}), ("subset", {1}), False),
+        ({"contents": R}, {"contents": W}, ("subset", {1}), ("subset", {1}), True),
+        ({"contents": W}, {"contents": R}, ("subset", {1}), ("subset", {1}), False),
+        ({"contents": W}, {}, ("subset", {1}), ("subset", {1}), False),
+        ({"contents": R}, {"contents": R, "issues": R}, ("all", set()), ("all", set()), True),
+        ({"contents": R}, {"contents": R}, ("subset", {1}), ("subset", {1, 2}), True),
+        ({"contents": R}, {"contents": R}, ("subset", {1, 2}), ("subset", {2}), False),
+        ({"contents": R}, {"contents": R}, ("subset", {1}), ("subset", {2}), True),
+        ({"contents": R}, {"contents": R}, ("subset", {1}), ("all", set()), True),
+        ({"contents": R}, {"contents": R}, ("all", set()), ("subset", {1}), False),
+        ({"contents": R}, {"contents": R}, ("none", set()), ("subset", {1}), True),
+        ({"contents": R}, {"contents": R}, ("all", set()), ("none", set()), False),
     ],
 )
-def test_compare_access(
+def test_widens(
     old: dict[str, Level],
     new: dict[str, Level],
     old_repos: tuple[str, set[int]],
     new_repos: tuple[str, set[int]],
-    expected: tuple[bool, bool],
+    widens: bool,
 ) -> None:
-    assert services._compare_access(old, new, old_repos, new_repos) == expected
+    assert services._widens(old, new, old_repos, new_repos) is widens
