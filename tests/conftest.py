@@ -99,8 +99,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
+    # The in-server maintenance schedule is off: tests run jobs.maintenance.run themselves, with
+    # controlled time, instead of racing a background task.
     return Settings(
-        data_dir=tmp_path / "data", database_url=database_url, secret_key=SECRET, base_url="http://tokenforge.test"
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_key=SECRET,
+        base_url="http://tokenforge.test",
+        maintenance_interval_seconds=0,
     )
 
 

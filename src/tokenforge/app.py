@@ -65,6 +65,23 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     return Services(settings, db, clock, lookup, generation, usage, authenticator, limiter)
 
 
+async def _maintain_periodically(services: Services) -> None:
+    """Token lifecycle work (jobs/maintenance.py), safe alongside other processes doing the same."""
+    from tokenforge.jobs import maintenance
+    from tokenforge.mail import mailer_for
+
+    interval = services.settings.maintenance_interval_seconds
+    if interval <= 0:
+        return
+    mailer = mailer_for(services.settings)
+    while True:
+        try:
+            await asyncio.to_thread(maintenance.run, services.db, services.settings, mailer, now=services.clock.now())
+        except Exception:
+            log.exception("maintenance run failed; will retry")
+        await asyncio.sleep(interval)
+
+
 async def _flush_periodically(services: Services) -> None:
     while True:
         await asyncio.sleep(services.settings.usage_flush_seconds)
@@ -79,13 +96,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        flusher = asyncio.create_task(_flush_periodically(services))
+        background = [
+            asyncio.create_task(_flush_periodically(services)),
+            asyncio.create_task(_maintain_periodically(services)),
+        ]
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             try:
                 services.flush_usage()
             finally:

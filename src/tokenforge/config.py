@@ -53,18 +53,39 @@ class Settings(BaseSettings):
     generation_poll_seconds: float = 0.5
     # How often last-used data is written (seconds); also written at shutdown.
     usage_flush_seconds: float = 60.0
+    # Token lifecycle (jobs/maintenance.py): reminder emails this many days before expiry, removal
+    # of tokens unused for this many days (counting from creation if never used), and how often
+    # the server runs this work (seconds; 0 turns the in-server schedule off).
+    expiry_reminder_days: Annotated[tuple[int, ...], NoDecode] = (7, 1)
+    unused_token_days: int = 365
+    maintenance_interval_seconds: float = 3600.0
     # REST rate limits per hour (GitHub's: 5,000 per user across all their tokens, 60 per IP
     # anonymously). Off entirely with TOKENFORGE_RATE_LIMIT_ENABLED=false.
     rate_limit_enabled: bool = True
     rate_limit_per_hour: int = 5000
     rate_limit_anonymous_per_hour: int = 60
     log_level: str = Field(default="info")
+    # Web UI. A sign-in lasts this long (hours) from the moment the password was entered; the
+    # cookie carries the sign-in time, so the limit holds even if a browser keeps the cookie.
+    session_hours: int = Field(default=24 * 14, ge=1)
+    # "Sudo mode": generating, regenerating or deleting a token asks for the password again
+    # unless it was entered within this many minutes (0: ask every time).
+    sudo_minutes: int = Field(default=10, ge=0)
+    # How long an email verification link stays valid.
+    email_verification_hours: int = Field(default=72, ge=1)
 
     @field_validator("previous_secret_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("expiry_reminder_days", mode="before")
+    @classmethod
+    def _split_days(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
         return value
 
     @field_validator("base_url")

@@ -6,6 +6,7 @@ from tokenforge.audit.models import AuditEvent
 from tokenforge.auth.generation import AuthState
 from tokenforge.db import Base
 from tokenforge.issues.models import Issue, IssueComment, Label, PullRequest, ReviewComment
+from tokenforge.jobs.models import Claim
 from tokenforge.keys.models import DeployKey
 from tokenforge.repos.models import Collaborator, Repository
 from tokenforge.tokens.models import FineGrainedGrant, Token, TokenRepository, TokenRequest
@@ -16,6 +17,7 @@ __all__ = [
     "AuditEvent",
     "AuthState",
     "Base",
+    "Claim",
     "Collaborator",
     "DeployKey",
     "Email",

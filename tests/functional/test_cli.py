@@ -284,3 +284,60 @@ def test_missing_secret_is_refused(env: dict[str, str]) -> None:
     assert "TOKENFORGE_SECRET_KEY is not set" in result.err
     assert result.err.count("\n") == 1
     assert result.out == ""
+
+
+def test_regenerate_policy_review_maintenance_and_audit(seeded: dict[str, str], now: datetime) -> None:
+    env = dict(seeded, TOKENFORGE_MAINTENANCE_INTERVAL_SECONDS="0")
+    old = ok(env, "token", "create", "bob", "--fine-grained", "--name", "ci", "--owner", "acme", "--repos", "infra",
+             "--permission", "contents=read").strip()
+    lookup = lookup_for(env)
+    try:
+        verified = lookup.verify(old, datetime.now(UTC))
+        assert verified is not None
+        token_id = verified.id
+        new = ok(env, "token", "regenerate", str(token_id), "--expires-in", "7").strip()
+        assert new != old
+        assert lookup.verify(old, datetime.now(UTC)) is None
+        again = lookup.verify(new, datetime.now(UTC))
+        assert again is not None
+        assert again.id == token_id
+    finally:
+        lookup.close()
+
+    listing = ok(env, "org", "requests", "acme")
+    assert "bob" in listing
+    assert "ci" in listing
+    request_id = listing.splitlines()[1].split()[0]
+    assert ok(env, "org", "review", "acme", request_id, "--deny", "--reason", "too broad").strip() == (
+        f"request {request_id} denied")
+    denied_again = run(env, "org", "review", "acme", request_id, "--approve")
+    assert denied_again.code == 1
+    assert "already denied" in denied_again.err
+
+    policy = ok(env, "org", "set-policy", "acme", "--classic", "restrict", "--approval", "not-required",
+                "--max-lifetime-fine-grained", "90", "--max-lifetime-classic", "none")
+    assert "classic_tokens_allowed: true -> false" in policy
+    assert "max_lifetime_fine_grained_days: 366 -> 90" in policy
+    assert policy.strip().endswith("classic none")
+    bad = run(env, "org", "set-policy", "acme", "--max-lifetime-classic", "0")
+    assert bad.code == 1
+    assert bad.err.count("\n") == 1
+
+    report = ok(env, "maintenance", "run")
+    assert "unused tokens removed: 0" in report
+    assert "expiry reminders sent: 1" in report  # bob's regenerated token expires within 7 days
+
+    log = ok(env, "audit", "list", "--user", "bob")
+    assert "token.regenerated" in log
+    assert "token.approval_denied" in log
+    assert new not in log
+    assert old not in log
+    everything = ok(env, "audit", "list", "--since", "1d")
+    assert "org.policy_changed" in everything
+    assert run(env, "audit", "list", "--since", "yesterday-ish").code == 1
+    # Mail went to the outbox: creation, regeneration, denial, reminder — never the secret.
+    outbox = Path(env["TOKENFORGE_DATA_DIR"]) / "outbox"
+    mails = [p.read_text() for p in sorted(outbox.glob("*.eml"))]
+    assert any("A new personal access token was added to your account" in m for m in mails)
+    assert any("regenerated" in m for m in mails)
+    assert all(new not in m and old not in m for m in mails)

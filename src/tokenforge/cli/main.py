@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, NoReturn
 
 import typer
@@ -413,6 +413,7 @@ def token_create(
                 scopes=scope_list,
                 expires_at=expires_at,
                 now=now,
+                mailer=mailer_for(settings),
             )
         else:
             if scopes or note:
@@ -446,6 +447,7 @@ def token_create(
                 repositories=chosen,
                 expires_at=expires_at,
                 now=now,
+                mailer=mailer_for(settings),
             )
         secret = issued.secret
     # Printed only after the commit: a token that failed to save is never shown.
@@ -486,6 +488,28 @@ def token_list(login: str) -> None:
             )
 
 
+@token_app.command("regenerate")
+def token_regenerate(
+    token_id: Annotated[int, typer.Argument(metavar="ID")],
+    expires_in: Annotated[str, typer.Option("--expires-in", help="Days until expiry, or 'never'.")] = "30",
+) -> None:
+    """Give a token a new secret (same id, same grants, new expiry) and print it once."""
+    settings = load_settings()
+    now = clock.now()
+    expires_at = parse_expiry(expires_in, now)
+    with unit_of_work(settings) as session:
+        issued = tokens.regenerate_token(
+            session,
+            settings,
+            token=tokens.get_token(session, token_id),
+            expires_at=expires_at,
+            now=now,
+            mailer=mailer_for(settings),
+        )
+        secret = issued.secret
+    typer.echo(secret)  # only after the commit: the old secret is refused from now on
+
+
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Revoke a token at once."""
@@ -493,6 +517,72 @@ def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> None
         token = tokens.get_token(session, token_id)
         tokens.revoke_token(session, token=token, reason=RevokedReason.ADMIN, now=clock.now())
         typer.echo(f"revoked token {token.id} ({token.name}) of {token.user.login}")
+
+
+maintenance_app = typer.Typer(help="Periodic work, on demand.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(maintenance_app, name="maintenance")
+app.add_typer(audit_app, name="audit")
+
+
+@maintenance_app.command("run")
+def maintenance_run() -> None:
+    """Send expiry reminders and notices, remove unused tokens, send owners' digests — now.
+
+    Safe to run while servers run the same work: each piece is done once.
+    """
+    from tokenforge.jobs import maintenance
+
+    settings = load_settings()
+    db = Database(settings.resolved_database_url)
+    try:
+        db.migrate()
+        report = maintenance.run(db, settings, mailer_for(settings), now=clock.now())
+    finally:
+        db.dispose()
+    for line in report.lines():
+        typer.echo(line)
+
+
+def _parse_since(text: str) -> datetime:
+    """``2026-11-01``, an ISO timestamp, or a relative ``7d`` / ``12h``."""
+    text = text.strip()
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if text[:-1].isdigit() and text[-1:] in units:
+        return clock.now() - timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid(f"--since must be a date, a timestamp or a duration like 7d, not {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@audit_app.command("list")
+def audit_list(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's security log.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="A date, a timestamp, or e.g. 7d.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many events, newest first.")] = 200,
+) -> None:
+    """Show audit events (every user's, or one user's security log)."""
+    from sqlalchemy import select
+
+    from tokenforge.audit.models import AuditEvent
+
+    start = _parse_since(since) if since else None
+    with unit_of_work(load_settings()) as session:
+        query = select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(max(limit, 1))
+        if user:
+            query = query.where(AuditEvent.user_id == accounts.get_user(session, user).id)
+        if start is not None:
+            query = query.where(AuditEvent.created_at >= start)
+        typer.echo(f"{'TIME':<20}  {'ACTION':<28}  {'ACTOR':<12}  {'TOKEN':<28}  {'IP':<15}  DETAILS")
+        for event in session.scalars(query):
+            token = f"{event.token_name} (#{event.token_id})" if event.token_id else ""
+            details = ", ".join(f"{k}={v}" for k, v in event.data.items() if v not in (None, "", [], {}))
+            typer.echo(
+                f"{event.created_at.strftime('%Y-%m-%d %H:%M:%S'):<20}  {event.action:<28}  "
+                f"{event.actor_login or '(system)':<12}  {token[:28]:<28}  {event.ip or '':<15}  {details}"
+            )
 
 
 def _die(message: str, code: int) -> NoReturn:

@@ -32,6 +32,7 @@ from tokenforge.credentials.format import TokenKind, last_eight
 from tokenforge.credentials.permissions import Level
 from tokenforge.errors import Conflict, Forbidden, Invalid, NotFound
 from tokenforge.keys.services import delete_keys_created_by
+from tokenforge.mail import Mail, Mailer, send_after_commit
 from tokenforge.orgs.services import org_role
 from tokenforge.repos.models import Repository
 from tokenforge.repos.services import user_role
@@ -48,6 +49,32 @@ from tokenforge.tokens.models import (
 
 FINE_GRAINED_PER_USER = 50  # GitHub's limit (spec §3.1)
 MAX_EXPIRY = timedelta(days=366 * 10)  # a sanity bound on custom dates; "never" is None
+
+
+def _notify(session: Session, settings: Settings, mailer: Mailer | None, token: Token, *, regenerated: bool) -> None:
+    """Tell the owner a token was added or regenerated: a stolen session creating tokens is
+    noticed. Name, grant and expiry — never the secret."""
+    email = token.user.primary_email
+    if mailer is None or email is None:
+        return
+    if token.grant is None:
+        grant = "Scopes: " + (", ".join(token.scope_list) or "none")
+        page = settings.web_url(f"/settings/tokens/{token.id}")
+    else:
+        grant = "Permissions: " + ", ".join(f"{k}: {v}" for k, v in token.grant.permissions.items())
+        page = settings.web_url(f"/settings/personal-access-tokens/{token.id}")
+    expiry = token.expires_at.strftime("%Y-%m-%d %H:%M UTC") if token.expires_at else "never"
+    what = "regenerated" if regenerated else "added to your account"
+    subject = (
+        "A personal access token was regenerated"
+        if regenerated
+        else ("A new personal access token was added to your account")
+    )
+    body = (
+        f"Hi {token.user.login},\n\nA personal access token was {what}:\n\n  {token.name}\n  {grant}\n"
+        f"  Expires: {expiry}\n\nIf you did not do this, delete the token now: {page}\n"
+    )
+    send_after_commit(session, mailer, Mail(email.address, f"[Tokenforge] {subject}", body))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +155,7 @@ def create_classic_token(
     now: datetime,
     actor: Account | None = None,
     ip: str | None = None,
+    mailer: Mailer | None = None,
 ) -> IssuedToken:
     """Create a classic token and record the audit event."""
     _require_verified_email(user)
@@ -163,6 +191,7 @@ def create_classic_token(
         scopes=list(normalized),
         expires_at=expires_at.isoformat() if expires_at else None,
     )
+    _notify(session, settings, mailer, token, regenerated=False)
     return IssuedToken(token, secret)
 
 
@@ -182,6 +211,7 @@ def create_fine_grained_token(
     justification: str = "",
     actor: Account | None = None,
     ip: str | None = None,
+    mailer: Mailer | None = None,
 ) -> IssuedToken:
     """Create a fine-grained token, its grant, and (for an organization) its approval state."""
     _require_verified_email(user)
@@ -301,6 +331,7 @@ def create_fine_grained_token(
         )
     elif isinstance(resource_owner, Organization):
         token.grant.access_granted_at = now
+    _notify(session, settings, mailer, token, regenerated=False)
     return IssuedToken(token, secret)
 
 
@@ -433,6 +464,7 @@ def regenerate_token(
     now: datetime,
     actor: Account | None = None,
     ip: str | None = None,
+    mailer: Mailer | None = None,
 ) -> IssuedToken:
     """A new secret for the same token: same id, same grants, a new expiry (spec §6.2).
 
@@ -468,6 +500,7 @@ def regenerate_token(
         ip=ip,
         expires_at=expires_at.isoformat() if expires_at else None,
     )
+    _notify(session, settings, mailer, token, regenerated=True)
     return IssuedToken(token, secret)
 
 
