@@ -21,10 +21,13 @@ class TokenforgeError(Exception):
     code = "error"
     status = 500
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, error_code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # For 422 ``errors[].code`` (GitHub: missing, missing_field, invalid, already_exists,
+        # custom); None lets the edge choose.
+        self.error_code = error_code
 
 
 class ConfigurationError(TokenforgeError):

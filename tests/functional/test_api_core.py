@@ -384,3 +384,12 @@ def test_hostile_paths_and_parameters_never_500(world: World, path: str) -> None
     response = world.client.get(f"/api/v3{path}", headers={"Authorization": f"token {world.classic}"})
     assert response.status_code in {200, 404, 422}, response.text
     assert response.json() is not None
+
+
+def test_open_issues_count_is_real(world: World) -> None:
+    auth = {"Authorization": f"token {world.classic}"}
+    for title in ("one", "two"):
+        assert world.client.post("/api/v3/repos/acme/site/issues", headers=auth, json={"title": title}).status_code == 201
+    repo = world.client.get("/api/v3/repos/acme/site", headers=auth).json()
+    assert repo["open_issues_count"] == 2
+    assert repo["open_issues"] == 2

@@ -51,7 +51,7 @@ def _resource_of(request: Request) -> str:
 
 def _from_service(request: Request, exc: TokenforgeError) -> Response:
     if isinstance(exc, Invalid | Conflict):
-        code = "already_exists" if isinstance(exc, Conflict) else "custom"
+        code = "already_exists" if isinstance(exc, Conflict) else (exc.error_code or "custom")
         err = validation_failed(_resource_of(request), exc.field or "base", code, exc.message)
         return error_response(422, err.message, errors=err.errors)
     if isinstance(exc, NotFound):
@@ -78,7 +78,10 @@ def _from_validation(request: Request, exc: RequestValidationError) -> Response:
     resource = _resource_of(request)
     out: list[dict[str, Any]] = []
     for error in errors:
-        parts = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+        where = list(error.get("loc", ()))
+        if where and where[0] in ("body", "query", "path"):
+            where = where[1:]  # only the location's kind: a field may itself be called "body"
+        parts = [str(part) for part in where]
         field = ".".join(parts) or "base"
         code = "missing_field" if error.get("type") == "missing" else "invalid"
         out.append({"resource": resource, "field": field, "code": code, "message": str(error.get("msg", ""))})

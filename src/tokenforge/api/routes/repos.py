@@ -26,6 +26,7 @@ from tokenforge.api.errors import ApiError
 from tokenforge.api.responses import GitHubJSON
 from tokenforge.api.routes.users import account_resource, org_resource
 from tokenforge.authz import requirements as req
+from tokenforge.issues.services import count_open_issues
 from tokenforge.repos.models import Repository
 from tokenforge.repos.services import create_repository, delete_repository, update_repository
 
@@ -35,7 +36,13 @@ router = APIRouter()
 def _repo_json(request: Request, session: Session, repo: Repository) -> dict[str, Any]:
     uid = user_id(request)
     role = repo_resource(request, session, repo).repo_role if uid is not None else None
-    return serializers.repository(repo, services(request).settings, role=role, authenticated=uid is not None)
+    return serializers.repository(
+        repo,
+        services(request).settings,
+        role=role,
+        authenticated=uid is not None,
+        open_issues=count_open_issues(session, repo),
+    )
 
 
 @router.get("/repos/{owner}/{repo}")
