@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import Path, Request
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -119,6 +119,11 @@ def can(request: Request, session: Session, repo: Repository, requirement: Requi
 
 
 # -- pagination ------------------------------------------------------------------------------
+
+# Every id in a path: databases store 64-bit integers, and a larger number sent by a client must
+# be "no such thing", not an overflow in the driver.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000

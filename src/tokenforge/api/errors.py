@@ -75,6 +75,9 @@ def _from_validation(request: Request, exc: RequestValidationError) -> Response:
         loc = tuple(error.get("loc", ()))
         if loc == ("body",) and error.get("type") in {"model_attributes_type", "dict_type", "model_type", "missing"}:
             return error_response(400, "Body should be a JSON object")
+    if any(tuple(error.get("loc", ()))[:1] == ("path",) for error in errors):
+        # A path that names nothing that can exist (/repositories/abc, an id beyond 64 bits).
+        return error_response(404, "Not Found")
     resource = _resource_of(request)
     out: list[dict[str, Any]] = []
     for error in errors:

@@ -8,7 +8,7 @@ each item uses GitHub's ``/organizations/{id}/…`` form, which is routed too.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -19,7 +19,17 @@ from starlette.responses import Response
 from tokenforge.accounts.models import Organization
 from tokenforge.accounts.services import find_account
 from tokenforge.api import serializers
-from tokenforge.api.context import authorize, current_user, paginate_list, requires, services, unit_of_work, user_id
+from tokenforge.api.context import (
+    MAX_ID,
+    Id,
+    authorize,
+    current_user,
+    paginate_list,
+    requires,
+    services,
+    unit_of_work,
+    user_id,
+)
 from tokenforge.api.errors import ApiError
 from tokenforge.api.responses import GitHubJSON
 from tokenforge.api.routes.users import org_resource
@@ -31,6 +41,7 @@ from tokenforge.repos.models import Repository
 from tokenforge.tokens.models import FineGrainedGrant, Token, TokenRepository, TokenRequest
 
 router = APIRouter()
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 _GROUP_KEY = {Group.REPOSITORY: "repository", Group.ORGANIZATION: "organization", Group.ACCOUNT: "other"}
 
@@ -170,7 +181,7 @@ def list_requests(request: Request, org: str) -> Response:
 
 
 class ReviewBody(BaseModel):
-    pat_request_ids: list[int] | None = Field(default=None, min_length=1, max_length=100)
+    pat_request_ids: list[BodyId] | None = Field(default=None, min_length=1, max_length=100)
     action: Literal["approve", "deny"]
     reason: str | None = Field(default=None, max_length=1024)
 
@@ -207,7 +218,7 @@ def review_requests(request: Request, org: str, body: ReviewBody) -> Response:
 
 @router.post("/orgs/{org}/personal-access-token-requests/{pat_request_id}", status_code=204)
 @requires(req.ORG_TOKEN_REQUESTS_WRITE, resource="PersonalAccessTokenRequest")
-def review_request(request: Request, org: str, pat_request_id: int, body: SingleReviewBody) -> Response:
+def review_request(request: Request, org: str, pat_request_id: Id, body: SingleReviewBody) -> Response:
     _review(request, org, [pat_request_id], body.action, body.reason)
     return Response(status_code=204)
 
@@ -228,14 +239,14 @@ def _request_repositories(request: Request, organization: Organization, session:
 
 @router.get("/orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories")
 @requires(req.ORG_TOKEN_REQUESTS_READ, resource="Repository")
-def request_repositories(request: Request, org: str, pat_request_id: int) -> Response:
+def request_repositories(request: Request, org: str, pat_request_id: Id) -> Response:
     with unit_of_work(request) as session:
         return _request_repositories(request, _org(request, session, org), session, pat_request_id)
 
 
 @router.get("/organizations/{org_id}/personal-access-token-requests/{pat_request_id}/repositories")
 @requires(req.ORG_TOKEN_REQUESTS_READ, resource="Repository")
-def request_repositories_by_id(request: Request, org_id: int, pat_request_id: int) -> Response:
+def request_repositories_by_id(request: Request, org_id: Id, pat_request_id: Id) -> Response:
     with unit_of_work(request) as session:
         return _request_repositories(request, _org(request, session, org_id), session, pat_request_id)
 
@@ -262,7 +273,7 @@ def list_grants(request: Request, org: str) -> Response:
 
 class RevokeBody(BaseModel):
     action: Literal["revoke"]
-    pat_ids: list[int] = Field(min_length=1, max_length=100)
+    pat_ids: list[BodyId] = Field(min_length=1, max_length=100)
 
 
 class SingleRevokeBody(BaseModel):
@@ -290,7 +301,7 @@ def revoke_grants(request: Request, org: str, body: RevokeBody) -> Response:
 
 @router.post("/orgs/{org}/personal-access-tokens/{pat_id}", status_code=204)
 @requires(req.ORG_TOKENS_WRITE, resource="PersonalAccessToken")
-def revoke_grant(request: Request, org: str, pat_id: int, body: SingleRevokeBody) -> Response:
+def revoke_grant(request: Request, org: str, pat_id: Id, body: SingleRevokeBody) -> Response:
     _revoke(request, org, [pat_id])
     return Response(status_code=204)
 
@@ -308,13 +319,13 @@ def _grant_repositories(request: Request, organization: Organization, session: S
 
 @router.get("/orgs/{org}/personal-access-tokens/{pat_id}/repositories")
 @requires(req.ORG_TOKENS_READ, resource="Repository")
-def grant_repositories(request: Request, org: str, pat_id: int) -> Response:
+def grant_repositories(request: Request, org: str, pat_id: Id) -> Response:
     with unit_of_work(request) as session:
         return _grant_repositories(request, _org(request, session, org), session, pat_id)
 
 
 @router.get("/organizations/{org_id}/personal-access-tokens/{pat_id}/repositories")
 @requires(req.ORG_TOKENS_READ, resource="Repository")
-def grant_repositories_by_id(request: Request, org_id: int, pat_id: int) -> Response:
+def grant_repositories_by_id(request: Request, org_id: Id, pat_id: Id) -> Response:
     with unit_of_work(request) as session:
         return _grant_repositories(request, _org(request, session, org_id), session, pat_id)

@@ -13,6 +13,7 @@ from tokenforge.accounts.models import Organization
 from tokenforge.accounts.services import find_account
 from tokenforge.api import serializers
 from tokenforge.api.context import (
+    Id,
     authorize,
     authorized_repo,
     current_user,
@@ -55,7 +56,7 @@ def get_repo(request: Request, owner: str, repo: str) -> Response:
 
 @router.get("/repositories/{repo_id}")
 @requires(req.REPO_METADATA, resource="Repository")
-def get_repo_by_id(request: Request, repo_id: int) -> Response:
+def get_repo_by_id(request: Request, repo_id: Id) -> Response:
     with unit_of_work(request) as session:
         found = session.get(Repository, repo_id)
         if found is None:
