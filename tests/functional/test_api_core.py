@@ -393,3 +393,21 @@ def test_open_issues_count_is_real(world: World) -> None:
     repo = world.client.get("/api/v3/repos/acme/site", headers=auth).json()
     assert repo["open_issues_count"] == 2
     assert repo["open_issues"] == 2
+
+
+def test_security_log(world: World) -> None:
+    auth = {"Authorization": f"token {world.classic}"}  # classic with `user`: implies read:user
+    log = world.client.get("/api/v3/user/security-log", headers=auth)
+    assert log.status_code == 200
+    actions = [e["action"] for e in log.json()]
+    assert actions.count("token.created") == 2  # alice's two tokens
+    assert all(world.classic not in str(e) for e in log.json())
+    created = next(e for e in log.json() if e["action"] == "token.created")
+    assert {"created_at", "actor", "token_id", "token_name", "ip", "details"} <= set(created)
+    # No scope for it: GitHub-style 404 naming the scope; a fine-grained token without Events: 403.
+    refused = world.client.get("/api/v3/user/security-log", headers={"Authorization": f"token {world.no_scope}"})
+    assert refused.status_code == 404
+    assert refused.headers["X-Accepted-OAuth-Scopes"] == "read:user"
+    fine = world.client.get("/api/v3/user/security-log", headers={"Authorization": f"token {world.fine_other}"})
+    assert fine.status_code == 403
+    assert fine.headers["X-Accepted-GitHub-Permissions"] == "user_events=read"

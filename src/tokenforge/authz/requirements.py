@@ -279,3 +279,15 @@ ORG_TOKENS_WRITE = Requirement(
     permissions="organization_personal_access_tokens=write",
     org_role=OrgRole.OWNER,
 )
+
+# -- Tokenforge extensions ------------------------------------------------------------------------
+# A user's security log (their tokens' events). Classic: ``read:user`` (implied by ``user``);
+# fine-grained: the account permission "Events".
+SECURITY_LOG_READ = Requirement(
+    "security-log:read",
+    Target.ACCOUNT,
+    READ,
+    scopes=("read:user",),
+    permissions="user_events=read",
+    public_read=False,
+)

@@ -17,6 +17,7 @@ from tokenforge.api.context import (
     can,
     current_user,
     paginate_list,
+    paginate_query,
     repo_resource,
     requires,
     services,
@@ -25,6 +26,7 @@ from tokenforge.api.context import (
 )
 from tokenforge.api.errors import ApiError
 from tokenforge.api.responses import GitHubJSON
+from tokenforge.audit.models import AuditEvent
 from tokenforge.audit.services import record
 from tokenforge.authz.requirements import (
     AUTHENTICATED,
@@ -32,6 +34,7 @@ from tokenforge.authz.requirements import (
     PROFILE_WRITE,
     PUBLIC,
     REPO_METADATA,
+    SECURITY_LOG_READ,
     Target,
 )
 from tokenforge.authz.subjects import Resource
@@ -221,3 +224,44 @@ def list_org_repos(request: Request, org: str) -> GitHubJSON:
             raise ApiError(404, "Not Found")
         authorize(request, org_resource(session, account, user_id(request)))
         return _list_repos(request, session, account)
+
+
+@router.get("/user/security-log")
+@requires(SECURITY_LOG_READ, resource="SecurityLog")
+def security_log(request: Request) -> GitHubJSON:
+    """The authenticated user's security log, newest first (a Tokenforge extension; GitHub shows
+    it only in its web UI). Events of the user's tokens and account: created, regenerated, edited,
+    deleted, expired, removed unused, revoked by an organization or via /credentials/revoke,
+    approval requested/approved/denied — with time, actor, token and address."""
+    settings = services(request).settings
+    with unit_of_work(request) as session:
+        user = current_user(request, session)
+        authorize(request, account_resource(user))
+        query = (
+            select(AuditEvent)
+            .where(AuditEvent.user_id == user.id)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        )
+        events, headers = paginate_query(request, session, query)
+        orgs = {
+            o.id: o.login
+            for o in session.scalars(
+                select(Organization).where(Organization.id.in_({e.org_id for e in events if e.org_id}))
+            )
+        }
+        body = [
+            {
+                "id": event.id,
+                "action": event.action,
+                "created_at": serializers.iso(event.created_at),
+                "actor": event.actor_login or None,
+                "token_id": event.token_id,
+                "token_name": event.token_name,
+                "org": orgs.get(event.org_id) if event.org_id else None,
+                "ip": event.ip,
+                "details": event.data,
+                "user_url": settings.api_url(f"/users/{user.login}"),
+            }
+            for event in events
+        ]
+    return GitHubJSON(body, headers=headers)
