@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from tokenforge.accounts.services import create_user, find_account
 from tokenforge.authz.roles import OrgRole
+from tokenforge.authz.subjects import RepositorySelection
 from tokenforge.config import Settings
 from tokenforge.orgs.services import create_org, set_member
 from tokenforge.repos import storage
 from tokenforge.repos.services import create_repository, repo_path
+from tokenforge.tokens.services import create_fine_grained_token
 
 CREDENTIALS_FILE = "demo-credentials.json"
 
@@ -27,6 +29,8 @@ CREDENTIALS_FILE = "demo-credentials.json"
 class DemoAccounts:
     passwords: dict[str, str]
     created: bool
+    # Shown once, on the start that created them (only their digests are stored).
+    tokens: dict[str, str] = field(default_factory=dict)
 
 
 def _readme(title: str, body: str) -> bytes:
@@ -77,7 +81,23 @@ def seed(session: Session, settings: Settings, *, now: datetime) -> DemoAccounts
             when=now,
         )
         repo.pushed_at = now
+    # bob asks for access to acme's private repository: acme requires approval (the default), so
+    # the token waits for alice, an owner — the review flow, ready to try by hand.
+    pending = create_fine_grained_token(
+        session,
+        settings,
+        user=bob,
+        name="website deploy",
+        resource_owner=acme,
+        description="Deploys acme/website from CI",
+        repository_selection=RepositorySelection.SUBSET,
+        repositories=[repos[1][0]],
+        permissions={"contents": "read", "issues": "write"},
+        expires_at=now + timedelta(days=90),
+        now=now,
+        justification="CI needs to read the infrastructure repo.",
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(passwords, indent=2) + "\n")
     path.chmod(0o600)
-    return DemoAccounts(passwords, created=True)
+    return DemoAccounts(passwords, created=True, tokens={"bob (fine-grained, pending acme's approval)": pending.secret})

@@ -73,6 +73,31 @@ def test_demo_starts_with_users_org_and_repositories(data_dir: Path) -> None:
         assert "acme/website" in home
         assert "acme/infrastructure" not in home  # private: not listed to anonymous visitors
         assert f"{server.url}/acme/website.git" in home
+        # bob's demo token waits for acme's approval: public reads only, until alice approves.
+        output = server.log.read_text()
+        token = re.search(r"shown only now: (github_pat_\w+)", output)
+        assert token is not None
+        auth = {"Authorization": f"token {token.group(1)}"}
+        assert httpx.get(f"{server.url}/api/v3/repos/acme/infrastructure", headers=auth).status_code == 404
+        assert httpx.get(f"{server.url}/api/v3/repos/acme/website", headers=auth).status_code == 200
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENFORGE_")}
+        env.update(TOKENFORGE_DATA_DIR=str(data_dir), TOKENFORGE_SECRET_KEY=(data_dir / "demo-secret-key").read_text())
+        requests = subprocess.run(
+            [sys.executable, "-m", "tokenforge", "org", "requests", "acme"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "website deploy" in requests
+        assert "CI needs to read the infrastructure repo." in requests
+        subprocess.run(
+            [sys.executable, "-m", "tokenforge", "org", "review", "acme", "1", "--approve"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        assert httpx.get(f"{server.url}/api/v3/repos/acme/infrastructure", headers=auth).status_code == 200
     finally:
         output = server.stop()
     first = passwords(output)
@@ -93,6 +118,7 @@ def test_demo_starts_with_users_org_and_repositories(data_dir: Path) -> None:
     finally:
         output = again.stop()
     assert passwords(output) == first
+    assert "shown only now" not in output  # a token is shown once, at creation
     assert len(list((data_dir / "repositories").iterdir())) == 2
 
 

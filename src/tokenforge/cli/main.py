@@ -112,13 +112,13 @@ def serve(
         if demo:
             with db.unit_of_work() as session:
                 accounts_ = demo_data.seed(session, settings, now=clock.now())
-            _print_demo(settings, accounts_.passwords, host, port)
+            _print_demo(settings, accounts_.passwords, accounts_.tokens)
     finally:
         db.dispose()
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
 
 
-def _print_demo(settings: Settings, passwords: dict[str, str], host: str, port: int) -> None:
+def _print_demo(settings: Settings, passwords: dict[str, str], tokens: dict[str, str]) -> None:
     base = settings.base_url
     lines = [
         "",
@@ -126,14 +126,17 @@ def _print_demo(settings: Settings, passwords: dict[str, str], host: str, port: 
         f"  data directory: {settings.data_dir.resolve()}",
         f"  web:            {base}/",
         *(f"  user {login:<6}     password {pw}" for login, pw in passwords.items()),
-        "  organization:   acme (alice owner, bob member)",
+        "  organization:   acme (alice owner, bob member; fine-grained tokens need approval)",
         f"  repositories:   {base}/acme/website.git (public), {base}/acme/infrastructure.git (private)",
-        "  make a token:   TOKENFORGE_DATA_DIR="
-        + str(settings.data_dir)
-        + " tokenforge token create alice --classic --scopes repo",
-        "",
+        "  pending:        bob's token for acme/infrastructure waits for alice:"
+        f" {base}/organizations/acme/settings/personal-access-token-requests",
+        "                  (or: tokenforge org requests acme; tokenforge org review acme 1 --approve)",
+        f"  make a token:   TOKENFORGE_DATA_DIR={settings.data_dir} .venv/bin/tokenforge token create alice"
+        " --classic --scopes repo",
     ]
-    typer.echo("\n".join(lines))
+    for who, secret in tokens.items():
+        lines.append(f"  token of {who}, shown only now: {secret}")
+    typer.echo("\n".join([*lines, ""]))
 
 
 # -- users --------------------------------------------------------------------------------------
