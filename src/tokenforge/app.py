@@ -15,6 +15,7 @@ from tokenforge.api.ratelimit import RateLimiter
 from tokenforge.auth.authenticator import Authenticator
 from tokenforge.auth.generation import Generation
 from tokenforge.auth.middleware import AuthenticationMiddleware
+from tokenforge.auth.resources import RepositoryAccess
 from tokenforge.auth.usage import UsageRecorder
 from tokenforge.clock import Clock, SystemClock
 from tokenforge.config import Settings
@@ -36,12 +37,14 @@ class Services:
     usage: UsageRecorder
     authenticator: Authenticator
     limiter: RateLimiter
+    repo_access: RepositoryAccess
 
     def flush_usage(self) -> int:
         return self.usage.flush(self.db)
 
     def close(self) -> None:
         self.lookup.close()
+        self.repo_access.close()
         self.generation.close()
         self.db.dispose()
 
@@ -52,7 +55,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     url = settings.resolved_database_url
     clock = clock or SystemClock()
     db = Database(url)
-    lookup = TokenLookup(url, token_format, peppers)
+    lookup = TokenLookup(url, token_format, peppers, base_url=settings.base_url)
     generation = Generation(url, poll_interval=settings.generation_poll_seconds)
     db.access_listeners.append(generation.refresh)
     usage = UsageRecorder()
@@ -62,7 +65,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         per_user=settings.rate_limit_per_hour,
         per_ip=settings.rate_limit_anonymous_per_hour,
     )
-    return Services(settings, db, clock, lookup, generation, usage, authenticator, limiter)
+    repo_access = RepositoryAccess(url, generation, max_entries=settings.access_cache_size)
+    return Services(settings, db, clock, lookup, generation, usage, authenticator, limiter, repo_access)
 
 
 async def _maintain_periodically(services: Services) -> None:

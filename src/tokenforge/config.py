@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     git_binary: str = "git"
     # Verified principals kept in memory (entries); 0 disables the cache.
     auth_cache_size: int = 10_000
+    # Cached repository access facts, one per (repository, user) pair in use.
+    access_cache_size: int = 50_000
     # How often another process's access-reducing change is picked up at the latest (seconds).
     generation_poll_seconds: float = 0.5
     # How often last-used data is written (seconds); also written at shutdown.

@@ -377,9 +377,18 @@ def test_rate_limit_endpoint_is_free_and_limits_apply(settings: Settings, db: Da
         unlimited.stop()
 
 
-@pytest.mark.parametrize("path", ["/repos/acme%00/site", "/repos/acme/si%00te", "/users/al%00ice", "/orgs/ac%00me",
-                                  "/users/alice/repos?page=99999999999999999999999",
-                                  "/users/alice/repos?per_page=-5&page=-1", "/users/alice/repos?page=abc"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/repos/acme%00/site",
+        "/repos/acme/si%00te",
+        "/users/al%00ice",
+        "/orgs/ac%00me",
+        "/users/alice/repos?page=99999999999999999999999",
+        "/users/alice/repos?per_page=-5&page=-1",
+        "/users/alice/repos?page=abc",
+    ],
+)
 def test_hostile_paths_and_parameters_never_500(world: World, path: str) -> None:
     response = world.client.get(f"/api/v3{path}", headers={"Authorization": f"token {world.classic}"})
     assert response.status_code in {200, 404, 422}, response.text
@@ -389,7 +398,9 @@ def test_hostile_paths_and_parameters_never_500(world: World, path: str) -> None
 def test_open_issues_count_is_real(world: World) -> None:
     auth = {"Authorization": f"token {world.classic}"}
     for title in ("one", "two"):
-        assert world.client.post("/api/v3/repos/acme/site/issues", headers=auth, json={"title": title}).status_code == 201
+        assert (
+            world.client.post("/api/v3/repos/acme/site/issues", headers=auth, json={"title": title}).status_code == 201
+        )
     repo = world.client.get("/api/v3/repos/acme/site", headers=auth).json()
     assert repo["open_issues_count"] == 2
     assert repo["open_issues"] == 2

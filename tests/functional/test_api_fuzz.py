@@ -38,8 +38,9 @@ def test_no_input_produces_a_server_error(settings: Settings, now: datetime, dat
             alice = factories.user(s, "alice", now)
             acme = factories.org(s, "acme", alice, now)
             factories.repo(s, server.settings, acme, "site", now)
-            token = factories.classic(s, server.settings, alice, now, "repo", "user", "admin:org", "workflow",
-                                      "delete_repo", note="fuzz").secret
+            token = factories.classic(
+                s, server.settings, alice, now, "repo", "user", "admin:org", "workflow", "delete_repo", note="fuzz"
+            ).secret
         spec = httpx.get(f"{server.url}/api/v3/openapi.json").json()
         schema = schemathesis.openapi.from_dict(spec)
         headers = {"Authorization": f"token {token}"}
@@ -48,14 +49,21 @@ def test_no_input_produces_a_server_error(settings: Settings, now: datetime, dat
         assert len(operations) >= 30
 
         for operation in operations:
-            @hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck))
+
+            @hypothesis_settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy())
             def probe(case: schemathesis.Case) -> None:
                 response = case.call(base_url=f"{server.url}/api", headers=headers, timeout=10)
                 if response.status_code >= 500:
-                    failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: "
-                                    f"{response.text[:200]}")
+                    failures.append(
+                        f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}"
+                    )
 
             probe()
         assert failures == []

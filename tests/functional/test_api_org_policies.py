@@ -87,7 +87,9 @@ def org(settings: Settings, db: Database, now: datetime) -> Iterator[Org]:
     with smtp_server() as (inbox, smtp_url):
         server = LiveServer(settings.model_copy(update={"smtp_url": smtp_url})).start()
         try:
-            yield Org(server.url, db, server.settings, inbox, owner, owner_fine, member_classic, now)
+            # Changes go through the server's own database handle, as a request's would: seen at once.
+            # (Another process's changes are seen within the poll interval: test_authenticator.py.)
+            yield Org(server.url, server.services.db, server.settings, inbox, owner, owner_fine, member_classic, now)
         finally:
             server.stop()
 

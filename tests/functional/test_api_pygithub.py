@@ -39,8 +39,14 @@ def gh(live_server: LiveServer) -> Iterator[object]:
 
     def make(token: str) -> Github:
         # PyGithub throttles itself by default (0.25 s per request, 1 s per write); not against a test server.
-        client = Github(auth=Auth.Token(token), base_url=f"{live_server.url}/api/v3", retry=None, timeout=10,
-                        seconds_between_requests=None, seconds_between_writes=None)
+        client = Github(
+            auth=Auth.Token(token),
+            base_url=f"{live_server.url}/api/v3",
+            retry=None,
+            timeout=10,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+        )
         clients.append(client)
         return client
 

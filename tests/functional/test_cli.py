@@ -288,8 +288,21 @@ def test_missing_secret_is_refused(env: dict[str, str]) -> None:
 
 def test_regenerate_policy_review_maintenance_and_audit(seeded: dict[str, str], now: datetime) -> None:
     env = dict(seeded, TOKENFORGE_MAINTENANCE_INTERVAL_SECONDS="0")
-    old = ok(env, "token", "create", "bob", "--fine-grained", "--name", "ci", "--owner", "acme", "--repos", "infra",
-             "--permission", "contents=read").strip()
+    old = ok(
+        env,
+        "token",
+        "create",
+        "bob",
+        "--fine-grained",
+        "--name",
+        "ci",
+        "--owner",
+        "acme",
+        "--repos",
+        "infra",
+        "--permission",
+        "contents=read",
+    ).strip()
     lookup = lookup_for(env)
     try:
         verified = lookup.verify(old, datetime.now(UTC))
@@ -309,13 +322,26 @@ def test_regenerate_policy_review_maintenance_and_audit(seeded: dict[str, str], 
     assert "ci" in listing
     request_id = listing.splitlines()[1].split()[0]
     assert ok(env, "org", "review", "acme", request_id, "--deny", "--reason", "too broad").strip() == (
-        f"request {request_id} denied")
+        f"request {request_id} denied"
+    )
     denied_again = run(env, "org", "review", "acme", request_id, "--approve")
     assert denied_again.code == 1
     assert "already denied" in denied_again.err
 
-    policy = ok(env, "org", "set-policy", "acme", "--classic", "restrict", "--approval", "not-required",
-                "--max-lifetime-fine-grained", "90", "--max-lifetime-classic", "none")
+    policy = ok(
+        env,
+        "org",
+        "set-policy",
+        "acme",
+        "--classic",
+        "restrict",
+        "--approval",
+        "not-required",
+        "--max-lifetime-fine-grained",
+        "90",
+        "--max-lifetime-classic",
+        "none",
+    )
     assert "classic_tokens_allowed: true -> false" in policy
     assert "max_lifetime_fine_grained_days: 366 -> 90" in policy
     assert policy.strip().endswith("classic none")

@@ -205,22 +205,43 @@ def test_upgrading_a_populated_database_keeps_every_row(tmp_path: Path, settings
     with engine.begin() as conn:
         if url.startswith("sqlite"):
             conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-        conn.execute(text("INSERT INTO accounts (id, kind, login, login_key, name, created_at, updated_at) "
-                          "VALUES (1, 'user', 'a', 'a', '', :t, :t), (2, 'organization', 'o', 'o', '', :t, :t)"),
-                     {"t": now})
+        conn.execute(
+            text(
+                "INSERT INTO accounts (id, kind, login, login_key, name, created_at, updated_at) "
+                "VALUES (1, 'user', 'a', 'a', '', :t, :t), (2, 'organization', 'o', 'o', '', :t, :t)"
+            ),
+            {"t": now},
+        )
         conn.execute(text("INSERT INTO users (id, password_hash, site_admin) VALUES (1, NULL, false)"))
-        conn.execute(text("INSERT INTO organizations (id, classic_tokens_allowed, fine_grained_tokens_allowed, "
-                          "approval_required, max_lifetime_fine_grained_days, default_repository_role) "
-                          "VALUES (2, true, true, true, 366, 'read')"))
-        conn.execute(text("INSERT INTO repositories (id, owner_id, name, name_key, description, private, "
-                          "default_branch, created_at, updated_at) VALUES (1, 2, 'r', 'r', '', true, 'main', :t, :t)"),
-                     {"t": now})
-        conn.execute(text("INSERT INTO tokens (id, user_id, kind, digest, pepper_id, last_eight, name, description, "
-                          "scopes, created_at, updated_at) VALUES (1, 1, 'fine_grained', :d, 'p', '12345678', 'n', '', "
-                          "NULL, :t, :t)"), {"d": b"\x01" * 32, "t": now})
-        conn.execute(text("INSERT INTO fine_grained_grants (token_id, token_kind, resource_owner_id, "
-                          "repository_selection, permissions, approval, justification) "
-                          "VALUES (1, 'fine_grained', 2, 'subset', '{}', 'pending', 'please')"))
+        conn.execute(
+            text(
+                "INSERT INTO organizations (id, classic_tokens_allowed, fine_grained_tokens_allowed, "
+                "approval_required, max_lifetime_fine_grained_days, default_repository_role) "
+                "VALUES (2, true, true, true, 366, 'read')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO repositories (id, owner_id, name, name_key, description, private, "
+                "default_branch, created_at, updated_at) VALUES (1, 2, 'r', 'r', '', true, 'main', :t, :t)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tokens (id, user_id, kind, digest, pepper_id, last_eight, name, description, "
+                "scopes, created_at, updated_at) VALUES (1, 1, 'fine_grained', :d, 'p', '12345678', 'n', '', "
+                "NULL, :t, :t)"
+            ),
+            {"d": b"\x01" * 32, "t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO fine_grained_grants (token_id, token_kind, resource_owner_id, "
+                "repository_selection, permissions, approval, justification) "
+                "VALUES (1, 'fine_grained', 2, 'subset', '{}', 'pending', 'please')"
+            )
+        )
         conn.execute(text("INSERT INTO token_repositories (token_id, repo_id, resource_owner_id) VALUES (1, 1, 2)"))
     engine.dispose()
     db = Database(url)

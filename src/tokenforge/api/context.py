@@ -32,7 +32,7 @@ from tokenforge.authz.policy import Decision, decide
 from tokenforge.authz.requirements import Requirement
 from tokenforge.authz.subjects import Anonymous, Principal, Resource
 from tokenforge.repos.models import Repository
-from tokenforge.repos.services import find_repository, repository_resource
+from tokenforge.repos.services import repository_resource
 
 if TYPE_CHECKING:
     from tokenforge.app import Services
@@ -98,18 +98,32 @@ def authorize(request: Request, resource: Resource, requirement: Requirement | N
     return decision
 
 
+RESOURCE = "tokenforge.resource"
+
+
 def repo_resource(request: Request, session: Session, repo: Repository) -> Resource:
+    cached: Resource | None = request.scope.get(RESOURCE)
+    if cached is not None and cached.repo_id == repo.id:
+        return cached  # what authorized_repo decided on: no second load
     return repository_resource(session, repo, user_id(request))
 
 
 def authorized_repo(
     request: Request, session: Session, owner: str, name: str, requirement: Requirement | None = None
 ) -> Repository:
-    repo = find_repository(session, owner, name)
-    if repo is None:
+    """Decide from the cached access facts (one raw query on a miss, none on a hit); only an
+    allowed request loads the repository row, by primary key, for the route to use."""
+    resource = services(request).repo_access.resource(owner, name, user_id(request))
+    if resource is None:
         # Same answer as "exists but invisible": never confirm which private names exist.
+        needed = requirement or requirement_of(request)
+        request.scope[ACCEPTED] = (", ".join(needed.classic_scopes(public=False)), needed.accepted_permissions)
         raise ApiError(404, "Not Found")
-    authorize(request, repo_resource(request, session, repo), requirement)
+    authorize(request, resource, requirement)
+    request.scope[RESOURCE] = resource
+    repo = session.get(Repository, resource.repo_id)
+    if repo is None:  # deleted between the two reads
+        raise ApiError(404, "Not Found")
     return repo
 
 

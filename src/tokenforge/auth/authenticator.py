@@ -21,8 +21,6 @@ from tokenforge.clock import Clock
 from tokenforge.config import Settings
 from tokenforge.db import Database
 from tokenforge.tokens.lookup import TokenLookup
-from tokenforge.tokens.models import Token
-from tokenforge.tokens.services import principal_for
 
 ANONYMOUS = Anonymous()
 
@@ -107,11 +105,5 @@ class Authenticator:
         return principal
 
     def _load(self, secret: str, now: datetime) -> TokenPrincipal | None:
-        verified = self.lookup.verify(secret, now)
-        if verified is None:
-            return None
-        with self.db.unit_of_work() as session:
-            token = session.get(Token, verified.id)
-            if token is None or not token.is_live(now):
-                return None
-            return principal_for(session, self.settings, token)
+        # One raw query (token ⋈ user ⋈ grant ⋈ repositories): no ORM session on this path.
+        return self.lookup.principal(secret, now)

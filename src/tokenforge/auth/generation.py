@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, Integer, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
-from sqlalchemy.pool import NullPool
 
-from tokenforge.db import ACCESS_CHANGED, Base, is_sqlite, make_engine
+from tokenforge.db import ACCESS_CHANGED, Base
+from tokenforge.rawdb import RawReader
 
 
 class AuthState(Base):
@@ -56,31 +55,20 @@ class Generation:
     """This process's view of ``auth_state.generation``; safe to share between threads."""
 
     def __init__(self, url: str, *, poll_interval: float = 0.5) -> None:
-        self._engine = make_engine(url, poolclass=NullPool)
+        self._db = RawReader(url)
         self._sql = "SELECT generation FROM auth_state WHERE id = 1"
         self._poll = poll_interval
         self._lock = threading.Lock()
-        self._conn: Any = None
         self._value = -1
         self._checked = float("-inf")
-        self.reads = 0
-        self._sqlite = is_sqlite(url)
+
+    @property
+    def reads(self) -> int:
+        return self._db.queries
 
     def _read(self) -> int:
-        if self._conn is None:
-            fairy = self._engine.raw_connection()
-            if not self._sqlite:
-                fairy.rollback()
-                fairy.dbapi_connection.autocommit = True  # type: ignore[union-attr]
-            self._conn = fairy
-        cursor = self._conn.cursor()
-        try:
-            cursor.execute(self._sql)
-            row = cursor.fetchall()
-        finally:
-            cursor.close()
-        self.reads += 1
-        return int(row[0][0]) if row else 0
+        rows = self._db.rows(self._sql, ())
+        return int(rows[0][0]) if rows else 0
 
     def current(self) -> int:
         now = time.monotonic()
@@ -93,14 +81,10 @@ class Generation:
             return self._value
 
     def refresh(self) -> None:
-        """Re-read now (this process just committed an access-reducing change)."""
+        """Re-read now (this process just committed an access-relevant change)."""
         with self._lock:
             self._value = self._read()
             self._checked = time.monotonic()
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-        self._engine.dispose()
+        self._db.close()

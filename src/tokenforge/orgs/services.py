@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tokenforge.accounts.models import Account, Membership, Organization, User
@@ -13,7 +13,7 @@ from tokenforge.audit.services import record
 from tokenforge.auth.generation import access_changed
 from tokenforge.authz.roles import OrgRole
 from tokenforge.authz.subjects import OrgPolicy
-from tokenforge.errors import NotFound
+from tokenforge.errors import Invalid, NotFound
 
 
 def get_org(session: Session, login: str) -> Organization:
@@ -47,11 +47,16 @@ def org_role(session: Session, org_id: int, user_id: int) -> OrgRole | None:
 def set_member(
     session: Session, *, org: Organization, user: User, role: OrgRole, now: datetime, actor: Account | None = None
 ) -> Membership:
-    """Add a member, or change an existing member's role."""
+    """Add a member, or change an existing member's role.
+
+    Either way cached access facts embed the user's standing (auth/resources.py), so the
+    generation moves — an addition too, or a cached "not a member" would keep refusing.
+    """
     current = membership(session, org, user)
     if current is None:
         current = Membership(org_id=org.id, user_id=user.id, role=role.label, created_at=now)
         session.add(current)
+        access_changed(session)
         record(session, "org.member_added", now=now, actor=actor, org=org, member=user.login, role=role.label)
     elif current.role != role.label:
         previous = current.role
@@ -69,6 +74,26 @@ def set_member(
         )
     session.flush()
     return current
+
+
+def remove_member(
+    session: Session, *, org: Organization, user: User, now: datetime, actor: Account | None = None
+) -> None:
+    """Take a user out of an organization. Their tokens lose what the membership gave them at once:
+    fine-grained tokens aimed at the organization stop reaching its private resources."""
+    current = membership(session, org, user)
+    if current is None:
+        raise NotFound(f"{user.login} is not a member of {org.login}")
+    if current.role == OrgRole.OWNER.label:
+        owners = session.scalar(
+            select(func.count()).select_from(Membership).where(Membership.org_id == org.id, Membership.role == "owner")
+        )
+        if (owners or 0) <= 1:
+            raise Invalid(f"{user.login} is the last owner of {org.login}", field="login")
+    session.delete(current)
+    access_changed(session)
+    session.flush()
+    record(session, "org.member_removed", now=now, actor=actor, org=org, member=user.login)
 
 
 def _days(n: int | None) -> timedelta | None:

@@ -114,6 +114,7 @@ def add_collaborator(
     if existing is None:
         existing = Collaborator(repo_id=repo.id, user_id=user.id, role=role.label, created_at=now)
         session.add(existing)
+        access_changed(session)  # cached access facts embed roles: additions too
     elif existing.role != role.label:
         existing.role = role.label
         access_changed(session)
@@ -129,6 +130,26 @@ def add_collaborator(
     )
     session.flush()
     return existing
+
+
+def remove_collaborator(
+    session: Session, *, repo: Repository, user: User, now: datetime, actor: Account | None = None
+) -> None:
+    existing = session.get(Collaborator, (repo.id, user.id))
+    if existing is None:
+        raise NotFound(f"{user.login} is not a collaborator on {repo.full_name}")
+    session.delete(existing)
+    access_changed(session)
+    session.flush()
+    record(
+        session,
+        "repo.collaborator_removed",
+        now=now,
+        actor=actor,
+        user=repo.owner,
+        repository=repo.full_name,
+        collaborator=user.login,
+    )
 
 
 def user_role(session: Session, repo: Repository, user_id: int) -> RepoRole | None:
@@ -190,6 +211,7 @@ def update_repository(
             raise Conflict(f"Repository '{repo.owner.login}/{name}' already exists", field="name")
         changes["name"] = (repo.name, name)
         repo.name, repo.name_key = name, name.lower()
+        access_changed(session)  # cached access facts are keyed by name
     if description is not None and description != repo.description:
         if len(description) > DESCRIPTION_MAX:
             raise Invalid(f"Description is too long (maximum is {DESCRIPTION_MAX} characters)", field="description")
@@ -198,8 +220,7 @@ def update_repository(
     if private is not None and private != repo.private:
         changes["visibility"] = ("private" if repo.private else "public", "private" if private else "public")
         repo.private = private
-        if private:
-            access_changed(session)
+        access_changed(session)
     if default_branch is not None and default_branch != repo.default_branch:
         if not re.fullmatch(r"[A-Za-z0-9._/-]{1,255}", default_branch) or ".." in default_branch:
             raise Invalid("Invalid branch name", field="default_branch")

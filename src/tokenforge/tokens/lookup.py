@@ -1,12 +1,13 @@
-"""Presented token string → verified token row, off the ORM.
+"""Presented token string → verified token (and the principal a decision needs), off the ORM.
 
-The path every authenticated request takes, so it is written for cost (PERFORMANCE.md §6):
+The path every authenticated request takes on a cache miss, written for cost (PERFORMANCE.md §6):
 
 1. ``TokenFormat.identify``: shape and checksum in pure Python; garbage stops here, before
    any hashing or I/O.
 2. One HMAC per configured pepper (one, unless a secret is being rotated).
-3. One query on the unique ``digest`` index, through a raw DB-API connection kept per thread
-   — no ORM session (~130 µs), no SQLAlchemy Core compilation (~3× raw).
+3. One query on the unique ``digest`` index — for ``principal``, joined with the user, the
+   fine-grained grant, its resource owner and its selected repositories, so a cache miss costs
+   exactly one round trip and no ORM session.
 4. Revoked or expired → None. The caller answers 401 "Bad credentials" and never falls back
    to anonymous.
 
@@ -16,16 +17,21 @@ touched neither the database nor the hash.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy.pool import NullPool
-
+from tokenforge.authz.subjects import (
+    Approval,
+    ClassicToken,
+    FineGrainedToken,
+    RepositorySelection,
+    TokenPrincipal,
+)
+from tokenforge.credentials import scopes as scope_catalog
 from tokenforge.credentials.digest import PepperRing
 from tokenforge.credentials.format import TokenFormat, TokenKind
-from tokenforge.db import is_sqlite, make_engine
+from tokenforge.credentials.permissions import Level
+from tokenforge.rawdb import RawReader, as_json, as_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,79 +42,122 @@ class VerifiedToken:
     expires_at: datetime | None
 
 
-def _as_utc(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):  # SQLite stores DATETIME as ISO text
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 # Only placeholders are ever formatted in (one per configured pepper), never a value.
-_LOOKUP_SQL = "SELECT id, user_id, kind, expires_at, revoked_at FROM tokens WHERE digest IN ({})"
+_VERIFY_SQL = "SELECT id, user_id, kind, expires_at, revoked_at FROM tokens WHERE digest IN ({})"
+_PRINCIPAL_SQL = (
+    "SELECT t.id, t.user_id, t.kind, t.expires_at, t.revoked_at, t.created_at, t.regenerated_at, t.scopes, "
+    "u.login, g.resource_owner_id, o.login, g.repository_selection, g.permissions, g.approval, "
+    "(SELECT {agg} FROM token_repositories tr WHERE tr.token_id = t.id) "
+    "FROM tokens t JOIN accounts u ON u.id = t.user_id "
+    "LEFT JOIN fine_grained_grants g ON g.token_id = t.id "
+    "LEFT JOIN accounts o ON o.id = g.resource_owner_id "
+    "WHERE t.digest IN ({marks})"
+)
 
 
 class TokenLookup:
     """Verifies presented tokens against the database. Safe to share between threads."""
 
-    def __init__(self, url: str, token_format: TokenFormat, peppers: PepperRing) -> None:
+    def __init__(self, url: str, token_format: TokenFormat, peppers: PepperRing, *, base_url: str = "") -> None:
         self.format = token_format
         self.peppers = peppers
-        # Its own engine without a pool: each thread keeps one dedicated connection for its
-        # lifetime instead of holding a slot of the application's pool.
-        self._engine = make_engine(url, poolclass=NullPool)
-        self._local = threading.local()
-        self._opened: list[Any] = []
-        self._lock = threading.Lock()
-        marker = "?" if is_sqlite(url) else "%s"
-        # Only placeholders are interpolated (one per configured pepper), never a value.
-        self._sql = {n: _LOOKUP_SQL.format(", ".join([marker] * n)) for n in range(1, len(peppers.all()) + 1)}
-        self.queries = 0
+        self.base_url = base_url
+        self._db = RawReader(url)
+        agg = "group_concat(tr.repo_id)" if self._db.sqlite else "string_agg(tr.repo_id::text, ',')"
+        sizes = range(1, len(peppers.all()) + 1)
+        self._verify = {n: self._db.sql(_VERIFY_SQL.format(", ".join(["?"] * n))) for n in sizes}
+        self._principal = {n: self._db.sql(_PRINCIPAL_SQL.format(agg=agg, marks=", ".join(["?"] * n))) for n in sizes}
         self.digests = 0
 
-    def _cursor(self) -> Any:
-        cursor = getattr(self._local, "cursor", None)
-        if cursor is None:
-            fairy = self._engine.raw_connection()
-            dbapi = fairy.dbapi_connection
-            assert dbapi is not None
-            if hasattr(dbapi, "autocommit") and not is_sqlite(str(self._engine.url)):
-                # A read-only lookup must never leave PostgreSQL "idle in transaction".
-                fairy.rollback()
-                dbapi.autocommit = True
-            with self._lock:
-                self._opened.append(fairy)
-            cursor = self._local.cursor = dbapi.cursor()
-        return cursor
+    @property
+    def queries(self) -> int:
+        return self._db.queries
 
-    def verify(self, presented: str, now: datetime) -> VerifiedToken | None:
+    def _candidates(self, presented: str) -> tuple[TokenKind, tuple[bytes, ...]] | None:
         kind = self.format.identify(presented)
         if kind is None:
             return None
         candidates = self.peppers.candidates(presented)
         self.digests += len(candidates)
-        cursor = self._cursor()
-        cursor.execute(self._sql[len(candidates)], candidates)
-        self.queries += 1
-        # fetchall, not fetchone: it finishes the statement, so SQLite releases its read
-        # snapshot and the next lookup sees newly committed revocations.
-        rows = cursor.fetchall()
+        return kind, candidates
+
+    def verify(self, presented: str, now: datetime) -> VerifiedToken | None:
+        screened = self._candidates(presented)
+        if screened is None:
+            return None
+        kind, candidates = screened
+        rows = self._db.rows(self._verify[len(candidates)], candidates)
         if not rows:
             return None
         token_id, user_id, stored_kind, expires_at, revoked_at = rows[0]
         if revoked_at is not None or stored_kind != kind.value:
             return None
-        expiry = _as_utc(expires_at)
+        expiry = as_utc(expires_at)
         if expiry is not None and now >= expiry:
             return None
         return VerifiedToken(token_id, user_id, kind, expiry)
 
+    def principal(self, presented: str, now: datetime) -> TokenPrincipal | None:
+        """The live token's principal, from one query; None for anything that is not one."""
+        screened = self._candidates(presented)
+        if screened is None:
+            return None
+        kind, candidates = screened
+        rows = self._db.rows(self._principal[len(candidates)], candidates)
+        if not rows:
+            return None
+        (
+            token_id,
+            user_id,
+            stored_kind,
+            expires_at,
+            revoked_at,
+            created_at,
+            regenerated_at,
+            scopes,
+            login,
+            owner_id,
+            owner_login,
+            selection,
+            permissions,
+            approval,
+            repo_ids,
+        ) = rows[0]
+        if revoked_at is not None or stored_kind != kind.value:
+            return None
+        expiry = as_utc(expires_at)
+        if expiry is not None and now >= expiry:
+            return None
+        start = as_utc(regenerated_at) or as_utc(created_at)
+        lifetime = None if expiry is None or start is None else expiry - start
+        if kind is TokenKind.CLASSIC:
+            names = tuple(s for s in (scopes or "").split(",") if s)
+            return ClassicToken(
+                user_id=user_id,
+                login=login,
+                token_id=token_id,
+                lifetime=lifetime,
+                expires_at=expiry,
+                settings_url=f"{self.base_url}/settings/tokens/{token_id}",
+                scopes=names,
+                granted=scope_catalog.expand(names),
+            )
+        if owner_id is None:  # the schema forbids a fine-grained token without a grant
+            return None
+        return FineGrainedToken(
+            user_id=user_id,
+            login=login,
+            token_id=token_id,
+            lifetime=lifetime,
+            expires_at=expiry,
+            settings_url=f"{self.base_url}/settings/personal-access-tokens/{token_id}",
+            resource_owner_id=owner_id,
+            resource_owner_login=owner_login,
+            repository_selection=RepositorySelection(selection),
+            repository_ids=frozenset(int(i) for i in repo_ids.split(",")) if repo_ids else frozenset(),
+            permissions={key: Level.parse(level) for key, level in as_json(permissions).items()},
+            approval=Approval(approval),
+        )
+
     def close(self) -> None:
-        """Close every thread's connection (at shutdown; threads must not be mid-lookup)."""
-        with self._lock:
-            opened, self._opened = self._opened, []
-        for fairy in opened:
-            fairy.close()
-        self._local = threading.local()
-        self._engine.dispose()
+        self._db.close()

@@ -31,8 +31,9 @@ def subjects(inbox: Inbox, to: str = "alice@example.com") -> list[str]:
     return [m["Subject"] for m in inbox.to(to)]
 
 
-def test_reminders_7_days_1_day_and_on_expiry_each_once(db: Database, settings: Settings, now: datetime,
-                                                        mail: tuple[Inbox, SmtpMailer]) -> None:
+def test_reminders_7_days_1_day_and_on_expiry_each_once(
+    db: Database, settings: Settings, now: datetime, mail: tuple[Inbox, SmtpMailer]
+) -> None:
     inbox, mailer = mail
     with db.unit_of_work() as s:
         alice = factories.user(s, "alice", now)
@@ -53,16 +54,19 @@ def test_reminders_7_days_1_day_and_on_expiry_each_once(db: Database, settings: 
     body = Inbox.body(inbox.to("alice@example.com")[-1])
     assert f"http://tokenforge.test/settings/tokens/{token.id}/regenerate" in body
     with db.unit_of_work() as s:
-        assert s.scalars(select(AuditEvent.action).where(AuditEvent.token_id == token.id,
-                                                         AuditEvent.action == "token.expired")).all()
+        assert s.scalars(
+            select(AuditEvent.action).where(AuditEvent.token_id == token.id, AuditEvent.action == "token.expired")
+        ).all()
 
 
-def test_a_regenerated_token_is_reminded_again(db: Database, settings: Settings, now: datetime,
-                                               mail: tuple[Inbox, SmtpMailer]) -> None:
+def test_a_regenerated_token_is_reminded_again(
+    db: Database, settings: Settings, now: datetime, mail: tuple[Inbox, SmtpMailer]
+) -> None:
     inbox, mailer = mail
     with db.unit_of_work() as s:
-        token = factories.classic(s, settings, factories.user(s, "alice", now), now, "repo",
-                                  expires_in=timedelta(days=3)).token
+        token = factories.classic(
+            s, settings, factories.user(s, "alice", now), now, "repo", expires_in=timedelta(days=3)
+        ).token
     maintenance.run(db, settings, mailer, now=now)
     assert len(subjects(inbox)) == 1
     later = now + timedelta(days=1)
@@ -72,8 +76,9 @@ def test_a_regenerated_token_is_reminded_again(db: Database, settings: Settings,
     assert len(subjects(inbox)) == 2
 
 
-def test_old_expirations_are_not_announced(db: Database, settings: Settings, now: datetime,
-                                           mail: tuple[Inbox, SmtpMailer]) -> None:
+def test_old_expirations_are_not_announced(
+    db: Database, settings: Settings, now: datetime, mail: tuple[Inbox, SmtpMailer]
+) -> None:
     inbox, mailer = mail
     with db.unit_of_work() as s:
         factories.classic(s, settings, factories.user(s, "alice", now), now, "repo", expires_in=timedelta(days=1))
@@ -81,16 +86,27 @@ def test_old_expirations_are_not_announced(db: Database, settings: Settings, now
     assert not any("expired" in subject for subject in subjects(inbox))
 
 
-def test_unused_tokens_are_removed_with_their_deploy_keys(db: Database, settings: Settings, now: datetime,
-                                                          mail: tuple[Inbox, SmtpMailer]) -> None:
+def test_unused_tokens_are_removed_with_their_deploy_keys(
+    db: Database, settings: Settings, now: datetime, mail: tuple[Inbox, SmtpMailer]
+) -> None:
     inbox, mailer = mail
     with db.unit_of_work() as s:
         alice = factories.user(s, "alice", now)
         repo = factories.repo(s, settings, alice, "app", now)
         idle = factories.classic(s, settings, alice, now, "repo", note="idle", expires_in=None).token
         used = factories.classic(s, settings, alice, now, "repo", note="used", expires_in=None).token
-        s.add(DeployKey(repo_id=repo.id, title="k", key="ssh-ed25519 AAAA", fingerprint="SHA256:x", read_only=True,
-                        added_by="alice", token_id=idle.id, created_at=now))
+        s.add(
+            DeployKey(
+                repo_id=repo.id,
+                title="k",
+                key="ssh-ed25519 AAAA",
+                fingerprint="SHA256:x",
+                read_only=True,
+                added_by="alice",
+                token_id=idle.id,
+                created_at=now,
+            )
+        )
     year = now + timedelta(days=365)
     with db.unit_of_work() as s:
         s.execute(update(Token).where(Token.id == used.id).values(last_used_at=year - timedelta(days=10)))
@@ -104,8 +120,9 @@ def test_unused_tokens_are_removed_with_their_deploy_keys(db: Database, settings
     assert maintenance.run(db, settings, mailer, now=year + timedelta(days=2)).removed == []
 
 
-def test_owners_get_one_digest_a_day(db: Database, settings: Settings, now: datetime,
-                                     mail: tuple[Inbox, SmtpMailer]) -> None:
+def test_owners_get_one_digest_a_day(
+    db: Database, settings: Settings, now: datetime, mail: tuple[Inbox, SmtpMailer]
+) -> None:
     inbox, mailer = mail
     with db.unit_of_work() as s:
         alice, bob = factories.user(s, "alice", now), factories.user(s, "bob", now)
@@ -119,8 +136,9 @@ def test_owners_get_one_digest_a_day(db: Database, settings: Settings, now: date
     assert "/organizations/acme/settings/personal-access-token-requests" in Inbox.body(inbox.messages[0])
 
 
-def test_two_runners_racing_send_each_mail_once(database_url: str, settings: Settings, now: datetime,
-                                                mail: tuple[Inbox, SmtpMailer]) -> None:
+def test_two_runners_racing_send_each_mail_once(
+    database_url: str, settings: Settings, now: datetime, mail: tuple[Inbox, SmtpMailer]
+) -> None:
     """Several server processes run maintenance at once: claims make each piece happen once."""
     inbox, mailer = mail
     db = Database(database_url)

@@ -1,0 +1,130 @@
+"""What ``decide`` needs to know about a repository — and the caller's standing in it — from one
+raw query, cached per (repository, user) under the access generation.
+
+The query joins the repository with its owner, the owner's organization policy, the user's
+membership and the user's collaborator role; ``authz.roles.repository_role`` then turns the
+relationships into a role. Entries are valid while the generation they were loaded under is
+current: every change to any of those rows moves it (memberships, collaborators, visibility,
+renames, policies). "No such repository" is never cached, so a repository created a moment ago
+is found at once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import NamedTuple
+
+from tokenforge.auth.generation import Generation
+from tokenforge.authz.requirements import Target
+from tokenforge.authz.roles import OrgRole, RepoRole, repository_role
+from tokenforge.authz.subjects import OrgPolicy, Resource
+from tokenforge.rawdb import RawReader
+
+_SQL = (
+    "SELECT r.id, r.private, r.name, o.id, o.login, o.kind, "
+    "org.classic_tokens_allowed, org.fine_grained_tokens_allowed, org.approval_required, "
+    "org.max_lifetime_fine_grained_days, org.max_lifetime_classic_days, org.default_repository_role, "
+    "m.role, c.role "
+    "FROM repositories r JOIN accounts o ON o.id = r.owner_id "
+    "LEFT JOIN organizations org ON org.id = r.owner_id "
+    "LEFT JOIN memberships m ON m.org_id = r.owner_id AND m.user_id = ? "
+    "LEFT JOIN collaborators c ON c.repo_id = r.id AND c.user_id = ? "
+    "WHERE o.login_key = ? AND r.name_key = ?"
+)
+
+
+class _Entry(NamedTuple):
+    resource: Resource
+    generation: int
+
+
+def _days(n: int | None) -> timedelta | None:
+    return None if n is None else timedelta(days=n)
+
+
+class RepositoryAccess:
+    def __init__(self, url: str, generation: Generation, *, max_entries: int = 50_000) -> None:
+        self._db = RawReader(url)
+        self._sql = self._db.sql(_SQL)
+        self._generation = generation
+        self.max_entries = max_entries
+        self._entries: dict[tuple[str, str, int], _Entry] = {}
+
+    @property
+    def queries(self) -> int:
+        return self._db.queries
+
+    def resource(self, owner: str, name: str, user_id: int | None) -> Resource | None:
+        """The repository as ``user_id`` (None: anonymous) stands towards it now; None if absent."""
+        if "\x00" in owner or "\x00" in name:
+            return None
+        key = (owner.lower(), name.lower(), user_id or 0)
+        generation = self._generation.current()
+        entry = self._entries.get(key)
+        if entry is not None and entry.generation == generation:
+            return entry.resource
+        resource = self._load(key)
+        if resource is not None and self.max_entries > 0:
+            entries = self._entries
+            while len(entries) >= self.max_entries:
+                try:
+                    del entries[next(iter(entries))]  # FIFO: a hit costs no reordering
+                except (StopIteration, KeyError, RuntimeError):
+                    break
+            entries[key] = _Entry(resource, generation)
+        return resource
+
+    def _load(self, key: tuple[str, str, int]) -> Resource | None:
+        owner, name, user_id = key
+        rows = self._db.rows(self._sql, (user_id, user_id, owner, name))
+        if not rows:
+            return None
+        (
+            repo_id,
+            private,
+            repo_name,
+            owner_id,
+            owner_login,
+            owner_kind,
+            classic_ok,
+            fine_ok,
+            approval,
+            max_fine,
+            max_classic,
+            base_role,
+            member_role,
+            collaborator_role,
+        ) = rows[0]
+        is_org = owner_kind == "organization"
+        org_role = OrgRole.parse(member_role) if (is_org and member_role) else None
+        role = None
+        if user_id:
+            role = repository_role(
+                is_owner=owner_id == user_id,
+                org_role=org_role,
+                org_base_role=RepoRole.parse(base_role) if is_org and base_role and base_role != "none" else None,
+                collaborator_role=RepoRole.parse(collaborator_role) if collaborator_role else None,
+            )
+        policy = None
+        if is_org:
+            policy = OrgPolicy(
+                classic_allowed=bool(classic_ok),
+                fine_grained_allowed=bool(fine_ok),
+                approval_required=bool(approval),
+                max_lifetime_fine_grained=_days(max_fine),
+                max_lifetime_classic=_days(max_classic),
+            )
+        return Resource(
+            target=Target.REPOSITORY,
+            owner_id=owner_id,
+            owner_login=owner_login,
+            public=not private,
+            repo_id=repo_id,
+            name=f"{owner_login}/{repo_name}",
+            org_policy=policy,
+            repo_role=role,
+            org_role=org_role,
+        )
+
+    def close(self) -> None:
+        self._db.close()
