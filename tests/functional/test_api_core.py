@@ -422,3 +422,11 @@ def test_security_log(world: World) -> None:
     fine = world.client.get("/api/v3/user/security-log", headers={"Authorization": f"token {world.fine_other}"})
     assert fine.status_code == 403
     assert fine.headers["X-Accepted-GitHub-Permissions"] == "user_events=read"
+
+
+def test_nul_characters_in_bodies_are_refused_not_500(world: World) -> None:
+    auth = {"Authorization": f"token {world.classic}"}
+    response = world.client.post("/api/v3/repos/acme/site/issues", headers=auth, json={"title": "a\u0000b"})
+    assert response.status_code in {201, 422}  # SQLite stores it; PostgreSQL refuses it: never a 500
+    patched = world.client.patch("/api/v3/user", headers=auth, json={"name": "x\u0000y"})
+    assert patched.status_code in {200, 422}

@@ -10,10 +10,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from tokenforge.api.responses import error_response
+from tokenforge.db import first_line
 from tokenforge.errors import Conflict, Forbidden, Invalid, NotFound, TokenforgeError, Unauthorized, Unavailable
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,14 @@ def _from_api(request: Request, exc: ApiError) -> Response:
     return error_response(exc.status, exc.message, errors=exc.errors, headers=exc.headers)
 
 
+def _from_data_error(request: Request, exc: DataError) -> Response:
+    # The database refused a value the validation let through (PostgreSQL: a NUL character in
+    # text, a number out of its range): bad input, not a server fault.
+    log.warning("database refused a value on %s %s: %s", request.method, request.url.path, first_line(exc.orig))
+    err = validation_failed(_resource_of(request), "base", "invalid", "A value cannot be stored (e.g. a NUL character)")
+    return error_response(422, err.message, errors=err.errors)
+
+
 def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "Server Error")
@@ -111,4 +121,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(TokenforgeError, _from_service)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _from_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _from_http)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _from_data_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
