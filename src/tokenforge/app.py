@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from tokenforge.api.ratelimit import RateLimiter
+from tokenforge.api.ratelimit import Limiter, RateLimiter, RedisRateLimiter
 from tokenforge.auth.authenticator import Authenticator
 from tokenforge.auth.generation import Generation
 from tokenforge.auth.middleware import AuthenticationMiddleware
@@ -36,7 +36,7 @@ class Services:
     generation: Generation
     usage: UsageRecorder
     authenticator: Authenticator
-    limiter: RateLimiter
+    limiter: Limiter
     repo_access: RepositoryAccess
 
     def flush_usage(self) -> int:
@@ -45,6 +45,8 @@ class Services:
     def close(self) -> None:
         self.lookup.close()
         self.repo_access.close()
+        if isinstance(self.limiter, RedisRateLimiter):
+            self.limiter.close()
         self.generation.close()
         self.db.dispose()
 
@@ -60,11 +62,22 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     db.access_listeners.append(generation.refresh)
     usage = UsageRecorder()
     authenticator = Authenticator(settings, db, lookup, generation, usage, clock, cache_size=settings.auth_cache_size)
-    limiter = RateLimiter(
-        enabled=settings.rate_limit_enabled,
-        per_user=settings.rate_limit_per_hour,
-        per_ip=settings.rate_limit_anonymous_per_hour,
-    )
+    limiter: Limiter
+    if settings.redis_url:
+        # Shared by every process: one Redis round trip per counted request.
+        limiter = RedisRateLimiter(
+            settings.redis_url,
+            prefix=settings.redis_key_prefix,
+            enabled=settings.rate_limit_enabled,
+            per_user=settings.rate_limit_per_hour,
+            per_ip=settings.rate_limit_anonymous_per_hour,
+        )
+    else:
+        limiter = RateLimiter(
+            enabled=settings.rate_limit_enabled,
+            per_user=settings.rate_limit_per_hour,
+            per_ip=settings.rate_limit_anonymous_per_hour,
+        )
     repo_access = RepositoryAccess(url, generation, max_entries=settings.access_cache_size)
     return Services(settings, db, clock, lookup, generation, usage, authenticator, limiter, repo_access)
 

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # REST rate limits per hour (GitHub's: 5,000 per user across all their tokens, 60 per IP
     # anonymously). Off entirely with TOKENFORGE_RATE_LIMIT_ENABLED=false.
     rate_limit_enabled: bool = True
+    # Shared rate-limit counters for several processes (e.g. redis://127.0.0.1:6379/0).
+    redis_url: str = ""
+    redis_key_prefix: str = "tokenforge:rl:"
     rate_limit_per_hour: int = 5000
     rate_limit_anonymous_per_hour: int = 60
     log_level: str = Field(default="info")

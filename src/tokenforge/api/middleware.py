@@ -25,7 +25,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokenforge.api.ratelimit import Quota, RateLimiter
+from tokenforge.api.ratelimit import Limiter, Quota
 from tokenforge.api.responses import error_response
 from tokenforge.auth.middleware import authentication
 from tokenforge.authz.subjects import ClassicToken, FineGrainedToken
@@ -43,7 +43,7 @@ def expiration_header(principal: ClassicToken | FineGrainedToken) -> str | None:
 
 
 class ApiHeadersMiddleware:
-    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+    def __init__(self, app: ASGIApp, limiter: Limiter) -> None:
         self.app = app
         self.limiter = limiter
 
@@ -124,7 +124,7 @@ def _refusal(
         return error_response(401, "Bad credentials")
     if version is not None and version not in API_VERSIONS:
         return error_response(400, f"API version {version[:40]} is not supported.")
-    if quota is not None and quota.exceeded:
+    if quota is not None and quota.exceeded and scope["path"] not in FREE_PATHS:
         who = f"user ID {token.user_id}" if token is not None else _client(scope)
         message = f"API rate limit exceeded for {who}."
         if token is None:
