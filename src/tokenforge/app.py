@@ -133,9 +133,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.services = services
 
     from tokenforge.api.app import create_api
+    from tokenforge.git.http import GitHTTP
     from tokenforge.web.routes import router as web_router
 
     app.mount("/api", create_api(services))
     app.include_router(web_router)
+    app.add_middleware(GitHTTP, services=services)  # inside authentication; takes git paths by suffix
     app.add_middleware(AuthenticationMiddleware, authenticator=services.authenticator)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """For ``uvicorn --factory`` with several workers: each builds its app from TOKENFORGE_* vars."""
+    return create_app(Settings())

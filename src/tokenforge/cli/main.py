@@ -8,6 +8,7 @@ repository it created) before the message is printed.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -97,6 +98,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="Seed demo users, an organization and repositories.")] = False,
+    workers: Annotated[int, typer.Option(help="Server processes (they share the database; caches stay coherent).")] = 1,
 ) -> None:
     """Migrate the database, then serve the web UI, the API and git."""
     import uvicorn
@@ -115,7 +117,19 @@ def serve(
             _print_demo(settings, accounts_.passwords, accounts_.tokens)
     finally:
         db.dispose()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
+    if workers > 1:
+        # Each worker builds its own application from the environment (the demo flag included).
+        os.environ["TOKENFORGE_DEMO"] = "true" if demo else "false"
+        uvicorn.run(
+            "tokenforge.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+        )
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
 
 
 def _print_demo(settings: Settings, passwords: dict[str, str], tokens: dict[str, str]) -> None:
@@ -131,8 +145,8 @@ def _print_demo(settings: Settings, passwords: dict[str, str], tokens: dict[str,
         "  pending:        bob's token for acme/infrastructure waits for alice:"
         f" {base}/organizations/acme/settings/personal-access-token-requests",
         "                  (or: tokenforge org requests acme; tokenforge org review acme 1 --approve)",
-        f"  make a token:   TOKENFORGE_DATA_DIR={settings.data_dir} .venv/bin/tokenforge token create alice"
-        " --classic --scopes repo",
+        "  make a token:   TOKENFORGE_DEMO=true TOKENFORGE_DATA_DIR="
+        f"{settings.data_dir} .venv/bin/tokenforge token create alice --classic --scopes repo",
     ]
     for who, secret in tokens.items():
         lines.append(f"  token of {who}, shown only now: {secret}")
@@ -187,6 +201,15 @@ def org_add_member(
         organization = orgs.get_org(session, org)
         orgs.set_member(session, org=organization, user=accounts.get_user(session, login), role=parsed, now=clock.now())
         typer.echo(f"{login} is now {parsed.label} of {organization.login}")
+
+
+@org_app.command("remove-member")
+def org_remove_member(org: str, login: str) -> None:
+    """Take a user out of an organization (their tokens lose what the membership gave, at once)."""
+    with unit_of_work(load_settings()) as session:
+        organization = orgs.get_org(session, org)
+        orgs.remove_member(session, org=organization, user=accounts.get_user(session, login), now=clock.now())
+        typer.echo(f"{login} is no longer a member of {organization.login}")
 
 
 def _allow(value: str | None, option: str) -> bool | None:
