@@ -91,7 +91,11 @@ def unit_of_work(request: Request) -> Iterator[Session]:
 
 def authorize(request: Request, resource: Resource, requirement: Requirement | None = None) -> Decision:
     """Decide, record the X-Accepted-* headers, and raise GitHub's error when denied."""
-    decision = decide(principal(request), resource, requirement or requirement_of(request))
+    return enforce(request, decide(principal(request), resource, requirement or requirement_of(request)))
+
+
+def enforce(request: Request, decision: Decision) -> Decision:
+    """Record the X-Accepted-* headers of a decision, and raise GitHub's error if it is a denial."""
     request.scope[ACCEPTED] = (decision.accepted_oauth_scopes, decision.accepted_github_permissions)
     if not decision.allowed:
         raise ApiError(decision.status, decision.message)
@@ -113,13 +117,14 @@ def authorized_repo(
 ) -> Repository:
     """Decide from the cached access facts (one raw query on a miss, none on a hit); only an
     allowed request loads the repository row, by primary key, for the route to use."""
-    resource = services(request).repo_access.resource(owner, name, user_id(request))
-    if resource is None:
+    needed = requirement or requirement_of(request)
+    found = services(request).repo_access.decide(principal(request), owner, name, needed)
+    if found is None:
         # Same answer as "exists but invisible": never confirm which private names exist.
-        needed = requirement or requirement_of(request)
         request.scope[ACCEPTED] = (", ".join(needed.classic_scopes(public=False)), needed.accepted_permissions)
         raise ApiError(404, "Not Found")
-    authorize(request, resource, requirement)
+    resource, decision = found
+    enforce(request, decision)
     request.scope[RESOURCE] = resource
     repo = session.get(Repository, resource.repo_id)
     if repo is None:  # deleted between the two reads

@@ -15,9 +15,10 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from tokenforge.auth.generation import Generation
-from tokenforge.authz.requirements import Target
+from tokenforge.authz.policy import Decision, decide
+from tokenforge.authz.requirements import Requirement, Target
 from tokenforge.authz.roles import OrgRole, RepoRole, repository_role
-from tokenforge.authz.subjects import OrgPolicy, Resource
+from tokenforge.authz.subjects import Anonymous, OrgPolicy, Principal, Resource, UserSession
 from tokenforge.rawdb import RawReader
 
 _SQL = (
@@ -36,6 +37,22 @@ _SQL = (
 class _Entry(NamedTuple):
     resource: Resource
     generation: int
+    # Decisions already taken on this resource, per (credential, requirement). Valid exactly as
+    # long as the entry: a decision depends only on the principal (fixed for a token within a
+    # generation — regenerating, editing, approving all move it), the resource and the
+    # requirement; nothing in decide() reads the clock (expiry is checked at authentication).
+    decisions: dict[tuple[int, str], Decision]
+
+
+MAX_DECISIONS_PER_ENTRY = 64
+
+
+def _credential(principal: Principal) -> int:
+    if isinstance(principal, Anonymous):
+        return 0
+    if isinstance(principal, UserSession):
+        return -1
+    return principal.token_id
 
 
 def _days(n: int | None) -> timedelta | None:
@@ -56,23 +73,47 @@ class RepositoryAccess:
 
     def resource(self, owner: str, name: str, user_id: int | None) -> Resource | None:
         """The repository as ``user_id`` (None: anonymous) stands towards it now; None if absent."""
+        entry = self._entry(owner, name, user_id)
+        return None if entry is None else entry.resource
+
+    def decide(
+        self, principal: Principal, owner: str, name: str, requirement: Requirement
+    ) -> tuple[Resource, Decision] | None:
+        """``authz.decide`` on a repository named by its owner and name, memoized per credential
+        and requirement; None if there is no such repository."""
+        entry = self._entry(owner, name, getattr(principal, "user_id", None))
+        if entry is None:
+            return None
+        memo = (_credential(principal), requirement.name)
+        decision = entry.decisions.get(memo)
+        if decision is None:
+            decision = decide(principal, entry.resource, requirement)
+            if len(entry.decisions) >= MAX_DECISIONS_PER_ENTRY:
+                entry.decisions.clear()
+            entry.decisions[memo] = decision
+        return entry.resource, decision
+
+    def _entry(self, owner: str, name: str, user_id: int | None) -> _Entry | None:
         if "\x00" in owner or "\x00" in name:
             return None
         key = (owner.lower(), name.lower(), user_id or 0)
         generation = self._generation.current()
         entry = self._entries.get(key)
         if entry is not None and entry.generation == generation:
-            return entry.resource
+            return entry
         resource = self._load(key)
-        if resource is not None and self.max_entries > 0:
+        if resource is None:
+            return None
+        entry = _Entry(resource, generation, {})
+        if self.max_entries > 0:
             entries = self._entries
             while len(entries) >= self.max_entries:
                 try:
                     del entries[next(iter(entries))]  # FIFO: a hit costs no reordering
                 except (StopIteration, KeyError, RuntimeError):
                     break
-            entries[key] = _Entry(resource, generation)
-        return resource
+            entries[key] = entry
+        return entry
 
     def _load(self, key: tuple[str, str, int]) -> Resource | None:
         owner, name, user_id = key
