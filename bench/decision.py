@@ -26,7 +26,7 @@ import time
 import timeit
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -307,14 +307,12 @@ def scenario(w: World, kind: str) -> list[tuple[str, float, float, str]]:
 
 def machine() -> str:
     cpu = "unknown CPU"
-    try:
+    with suppress(OSError, StopIteration):
         cpu = next(
             line.split(":", 1)[1].strip()
             for line in Path("/proc/cpuinfo").read_text().splitlines()
             if line.startswith("model name")
         )
-    except (OSError, StopIteration):
-        pass
     return (
         f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}; SQLite {sqlite3.sqlite_version}; "
         f"load average {os.getloadavg()[0]:.2f}"
