@@ -136,6 +136,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     from tokenforge.git.http import GitHTTP
     from tokenforge.web.routes import router as web_router
 
+    if settings.expose_stats:
+        from tokenforge.api.responses import GitHubJSON
+        from tokenforge.stats import WriteCounter, snapshot
+
+        writes = WriteCounter()
+        writes.attach(services.db.engine)
+
+        @app.get("/-/stats", include_in_schema=False)
+        def stats() -> GitHubJSON:
+            return GitHubJSON(snapshot(services, writes))
+
     app.mount("/api", create_api(services))
     app.include_router(web_router)
     app.add_middleware(GitHTTP, services=services)  # inside authentication; takes git paths by suffix

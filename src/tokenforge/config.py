@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     expiry_reminder_days: Annotated[tuple[int, ...], NoDecode] = (7, 1)
     unused_token_days: int = 365
     maintenance_interval_seconds: float = 3600.0
+    # Last-used tracking (auth/usage.py); off only to measure what it costs.
+    track_usage: bool = True
+    # GET /-/stats: counters for benchmarks and operators (queries, cache hits, writes, memory).
+    # Off by default: it reveals load, not secrets, but there is no reason to publish it.
+    expose_stats: bool = False
     # REST rate limits per hour (GitHub's: 5,000 per user across all their tokens, 60 per IP
     # anonymously). Off entirely with TOKENFORGE_RATE_LIMIT_ENABLED=false.
     rate_limit_enabled: bool = True

@@ -69,6 +69,7 @@ class Authenticator:
         self.usage = usage
         self.clock = clock
         self.cache = PrincipalCache(cache_size)
+        self.track_usage = settings.track_usage
         self._format = settings.token_format
         # The in-memory cache is keyed by a keyed BLAKE2b of the token, never the token itself (a
         # heap dump must not yield usable secrets). BLAKE2b costs a third of HMAC-SHA256 here; the
@@ -106,7 +107,8 @@ class Authenticator:
             if principal is None:
                 return None
             self.cache.put(key, principal, generation)
-        self.usage.record(principal.token_id, ip, now)
+        if self.track_usage:
+            self.usage.record(principal.token_id, ip, now)
         return principal
 
     def _load(self, secret: str, now: datetime) -> TokenPrincipal | None:
