@@ -20,6 +20,7 @@ from tokenforge.auth.usage import UsageRecorder
 from tokenforge.clock import Clock, SystemClock
 from tokenforge.config import Settings
 from tokenforge.db import Database
+from tokenforge.repos.reads import RepositoryReads
 from tokenforge.tokens.lookup import TokenLookup
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Services:
     authenticator: Authenticator
     limiter: Limiter
     repo_access: RepositoryAccess
+    repo_reads: RepositoryReads
 
     def flush_usage(self) -> int:
         return self.usage.flush(self.db)
@@ -45,6 +47,7 @@ class Services:
     def close(self) -> None:
         self.lookup.close()
         self.repo_access.close()
+        self.repo_reads.close()
         if isinstance(self.limiter, RedisRateLimiter):
             self.limiter.close()
         self.generation.close()
@@ -79,7 +82,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             per_ip=settings.rate_limit_anonymous_per_hour,
         )
     repo_access = RepositoryAccess(url, generation, max_entries=settings.access_cache_size)
-    return Services(settings, db, clock, lookup, generation, usage, authenticator, limiter, repo_access)
+    return Services(
+        settings, db, clock, lookup, generation, usage, authenticator, limiter, repo_access, RepositoryReads(url)
+    )
 
 
 async def _maintain_periodically(services: Services) -> None:

@@ -37,6 +37,7 @@ def snapshot(services: Services, writes: WriteCounter) -> dict[str, Any]:
     return {
         "token_queries": services.lookup.queries,
         "repository_queries": services.repo_access.queries,
+        "document_queries": services.repo_reads.queries,
         "generation_reads": services.generation.reads,
         "principal_cache": {
             "entries": len(auth.cache),

@@ -112,11 +112,8 @@ def repo_resource(request: Request, session: Session, repo: Repository) -> Resou
     return repository_resource(session, repo, user_id(request))
 
 
-def authorized_repo(
-    request: Request, session: Session, owner: str, name: str, requirement: Requirement | None = None
-) -> Repository:
-    """Decide from the cached access facts (one raw query on a miss, none on a hit); only an
-    allowed request loads the repository row, by primary key, for the route to use."""
+def authorized_resource(request: Request, owner: str, name: str, requirement: Requirement | None = None) -> Resource:
+    """The decision without a database session: for routes that then read without the ORM."""
     needed = requirement or requirement_of(request)
     found = services(request).repo_access.decide(principal(request), owner, name, needed)
     if found is None:
@@ -126,6 +123,15 @@ def authorized_repo(
     resource, decision = found
     enforce(request, decision)
     request.scope[RESOURCE] = resource
+    return resource
+
+
+def authorized_repo(
+    request: Request, session: Session, owner: str, name: str, requirement: Requirement | None = None
+) -> Repository:
+    """Decide from the cached access facts (one raw query on a miss, none on a hit); only an
+    allowed request loads the repository row, by primary key, for the route to use."""
+    resource = authorized_resource(request, owner, name, requirement)
     repo = session.get(Repository, resource.repo_id)
     if repo is None:  # deleted between the two reads
         raise ApiError(404, "Not Found")

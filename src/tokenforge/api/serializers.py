@@ -4,13 +4,13 @@ carries /api/v3: PyGithub follows ``url`` fields and refuses any other host, por
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tokenforge.accounts.models import Account, Organization, User
 from tokenforge.authz.roles import RepoRole
 from tokenforge.config import Settings
-from tokenforge.repos.models import Repository
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -21,9 +21,66 @@ def node_id(kind: str, ident: int) -> str:
     return base64.b64encode(f"0:{kind}{ident}".encode()).decode().rstrip("=")
 
 
-def simple_user(account: Account, settings: Settings) -> dict[str, Any]:
+class AccountLike(Protocol):
+    """What the serializers read from an account: an ORM ``Account`` or a raw ``AccountView``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def login(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class RepositoryLike(Protocol):
+    """An ORM ``Repository`` or a raw ``RepositoryView``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def private(self) -> bool: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def default_branch(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def pushed_at(self) -> datetime | None: ...
+    @property
+    def owner(self) -> AccountLike: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    id: int
+    login: str
+    kind: str
+    site_admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryView:
+    """A repository read without the ORM (api/routes/repos.py's hot path)."""
+
+    id: int
+    name: str
+    private: bool
+    description: str
+    default_branch: str
+    created_at: datetime
+    updated_at: datetime
+    pushed_at: datetime | None
+    owner: AccountView
+
+
+def simple_user(account: AccountLike, settings: Settings) -> dict[str, Any]:
     api = settings.api_url(f"/users/{account.login}")
-    is_org = isinstance(account, Organization)
+    is_org = account.kind == "organization"
     return {
         "login": account.login,
         "id": account.id,
@@ -172,7 +229,7 @@ def permissions_of(role: RepoRole | None, public: bool) -> dict[str, bool]:
 
 
 def repository(
-    repo: Repository,
+    repo: RepositoryLike,
     settings: Settings,
     *,
     role: RepoRole | None = None,
@@ -225,7 +282,7 @@ def repository(
             "is_template": False,
             "web_commit_signoff_required": False,
             "topics": [],
-            "visibility": repo.visibility,
+            "visibility": "private" if repo.private else "public",
             "forks": 0,
             "open_issues": open_issues,
             "watchers": 0,
@@ -234,6 +291,6 @@ def repository(
     )
     if authenticated:
         out["permissions"] = permissions_of(role, not repo.private)
-    if isinstance(owner, Organization):
+    if owner.kind == "organization":
         out["organization"] = simple_user(owner, settings)
     return out

@@ -1,0 +1,281 @@
+"""Issue 8, targets 2, 3, 4, 8 and 9: what token authentication costs over HTTP.
+
+One Tokenforge server process (uvicorn, one worker) pinned to CPU 0, wrk on CPU 1
+(PERFORMANCE.md §1), the same endpoint throughout: ``GET /api/v3/repos/acme/<repo>``.
+
+* **auth tax** (T2): a fine-grained token (selected repository, organization requiring approval,
+  approved) on a private repository, against the same request made anonymously on a public one.
+* **cold cache** (T3, T8 on PostgreSQL): wrk rotates over 10,000 distinct tokens, each with its own
+  repository, while the caches hold fewer (1,000): most requests miss. Queries per request come
+  from the server's /-/stats.
+* **writes** (T4): INSERT/UPDATE statements during the load, with 1 token and with 10,000; and the
+  throughput with last-used tracking on against off.
+* **memory** (T9): resident memory at the start and the end of a long rotating load.
+
+    .venv/bin/python bench/http_auth.py                 # SQLite and PostgreSQL, 10 s runs (~5 min)
+    .venv/bin/python bench/http_auth.py --quick         # 3 s runs, 2,000 tokens
+    .venv/bin/python bench/http_auth.py --memory-seconds 300   # the 5-minute memory run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).parent))
+from decision import PG_ADMIN, SECRET, machine, populate
+from tokenforge.config import Settings
+from tokenforge.db import Database
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKENFORGE = ROOT / ".venv" / "bin" / "tokenforge"
+LUA = """
+local lines = {}
+local i = 0
+init = function(args)
+  for line in io.lines(args[1]) do lines[#lines + 1] = line end
+  i = math.random(#lines)
+end
+request = function()
+  i = i % #lines + 1
+  local token, path = lines[i]:match("(%S+) (%S+)")
+  return wrk.format("GET", path, {["Authorization"] = "token " .. token})
+end
+"""
+
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+
+
+def run_wrk(
+    url: str, seconds: int, header: str | None = None, script: Path | None = None, script_arg: Path | None = None
+) -> Load:
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c32", f"-d{seconds}s", "--latency"]
+    if header:
+        cmd += ["-H", header]
+    if script:
+        cmd += ["-s", str(script)]
+    cmd.append(url)
+    if script_arg:
+        cmd += ["--", str(script_arg)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    def ms(label: str) -> float:
+        match = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
+        if not match:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non_2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    return Load(rps, ms("50"), ms("99"), requests, non_2xx)
+
+
+@contextmanager
+def server(url: str, data_dir: Path, **settings: str) -> Iterator[str]:
+    port = 18_000 + os.getpid() % 1000
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENFORGE_")}
+    env.update(
+        TOKENFORGE_DATA_DIR=str(data_dir),
+        TOKENFORGE_DATABASE_URL=url,
+        TOKENFORGE_SECRET_KEY=SECRET,
+        TOKENFORGE_BASE_URL=base,
+        TOKENFORGE_RATE_LIMIT_ENABLED="false",
+        TOKENFORGE_MAINTENANCE_INTERVAL_SECONDS="0",
+        TOKENFORGE_EXPOSE_STATS="true",
+        TOKENFORGE_LOG_LEVEL="warning",
+        **{f"TOKENFORGE_{k.upper()}": v for k, v in settings.items()},
+    )
+    proc = subprocess.Popen(
+        ["taskset", "-c", "0", str(TOKENFORGE), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def stats(base: str) -> dict[str, Any]:
+    return httpx.get(f"{base}/-/stats", timeout=10).json()  # type: ignore[no-any-return]
+
+
+@contextmanager
+def database(kind: str, tokens: int, repos: int) -> Iterator[tuple[str, Path, list[str], dict[str, str]]]:
+    tmp = Path(tempfile.mkdtemp(prefix="tf-http-"))
+    name = None
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp / 'bench.db'}"
+    else:
+        name = f"tf_http_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    db = Database(url)
+    db.migrate()
+    db.dispose()
+    settings = Settings(data_dir=tmp, database_url=url, secret_key=SECRET)
+    _classic, fine, repo_of = populate(url, settings, tokens, repos)
+    try:
+        yield url, tmp, fine, repo_of
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if name:
+            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def warm(base: str, seconds: int = 2) -> None:
+    run_wrk(f"{base}/api/v3/repos/acme/site", seconds)
+
+
+def bench(kind: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    seconds = args.seconds
+    with database(kind, args.tokens, args.repos) as (url, tmp, fine, repo_of):
+        rotation = tmp / "rotation.txt"
+        rotation.write_text("".join(f"{t} /api/v3/repos/acme/{repo_of[t]}\n" for t in fine))
+        script = tmp / "rotate.lua"
+        script.write_text(LUA)
+        one, one_repo = fine[0], repo_of[fine[0]]
+
+        def record(name: str, load: Load, **extra: Any) -> Load:
+            rows.append(
+                {
+                    "scenario": f"{name} ({kind})",
+                    "rps": load.rps,
+                    "p50_ms": load.p50_ms,
+                    "p99_ms": load.p99_ms,
+                    "non_2xx": load.non_2xx,
+                    **extra,
+                }
+            )
+            return load
+
+        with server(url, tmp) as base:
+            warm(base)
+            anon = record("anonymous, public repository", run_wrk(f"{base}/api/v3/repos/acme/site", seconds))
+            before = stats(base)
+            auth = record(
+                "fine-grained token, private repository (cached)",
+                run_wrk(f"{base}/api/v3/repos/acme/{one_repo}", seconds, f"Authorization: token {one}"),
+            )
+            after = stats(base)
+            rows[-1]["ratio_to_anonymous"] = auth.rps / anon.rps
+            rows[-1]["writes_during_load"] = after["writes"]["statements"] - before["writes"]["statements"]
+        small_caches = {"auth_cache_size": str(args.cache), "access_cache_size": str(args.cache)}
+        with server(url, tmp, **small_caches) as base:
+            warm(base)
+            before = stats(base)
+            cold = record(
+                f"{len(fine):,} rotating tokens, caches of {args.cache:,}",
+                run_wrk(f"{base}/api/v3/", seconds, script=script, script_arg=rotation),
+            )
+            after = stats(base)
+            requests = max(1, cold.requests)
+            rows[-1]["ratio_to_cached"] = cold.rps / auth.rps
+            rows[-1]["token_queries_per_request"] = (after["token_queries"] - before["token_queries"]) / requests
+            rows[-1]["repository_queries_per_request"] = (
+                after["repository_queries"] - before["repository_queries"]
+            ) / requests
+            rows[-1]["writes_during_load"] = after["writes"]["statements"] - before["writes"]["statements"]
+            rows[-1]["rss_kib"] = after["rss_kib"]
+        with server(url, tmp, track_usage="false") as base:
+            warm(base)
+            off = record(
+                "tracking off: fine-grained token (cached)",
+                run_wrk(f"{base}/api/v3/repos/acme/{one_repo}", seconds, f"Authorization: token {one}"),
+            )
+            rows[-1]["on_over_off"] = auth.rps / off.rps
+        if args.memory_seconds:
+            with server(url, tmp, **small_caches) as base:
+                warm(base)
+                start = stats(base)["rss_kib"]
+                load = run_wrk(f"{base}/api/v3/", args.memory_seconds, script=script, script_arg=rotation)
+                end = stats(base)
+                record(
+                    f"memory: {args.memory_seconds} s rotating load",
+                    load,
+                    rss_start_kib=start,
+                    rss_end_kib=end["rss_kib"],
+                    writes_during_load=end["writes"]["statements"],
+                )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=20_000, help="tokens in the database (half rotate)")
+    parser.add_argument("--repos", type=int, default=1_000)
+    parser.add_argument("--cache", type=int, default=1_000, help="entries in each cache for the cold run")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--memory-seconds", type=int, default=60)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if args.quick:
+        args.tokens, args.repos, args.seconds, args.memory_seconds = 4_000, 200, 3, 0
+    if shutil.which("wrk") is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    rows: list[dict[str, Any]] = []
+    for kind in args.databases.split(","):
+        rows += bench(kind, args)
+    print(f"\n{machine()}; one uvicorn worker on CPU 0, wrk -t1 -c32 -d{args.seconds}s on CPU 1\n")
+    print("| Scenario | req/s | p50 ms | p99 ms | notes |")
+    print("|---|---:|---:|---:|---|")
+    for row in rows:
+        notes = ", ".join(
+            f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in row.items()
+            if k not in {"scenario", "rps", "p50_ms", "p99_ms"}
+        )
+        print(f"| {row['scenario']} | {row['rps']:,.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {notes} |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Repository documents read without the ORM, for the hottest REST route (GET /repos/{o}/{r}).
+
+Read fresh on every request — one query, repository ⋈ owner plus the open-issue count — because a
+description, a push time or an issue count changes without moving the access generation, so
+unlike access facts it must never be served from a cache.
+"""
+
+from __future__ import annotations
+
+from tokenforge.api.serializers import AccountView, RepositoryView
+from tokenforge.rawdb import RawReader, as_utc
+
+_SQL = (
+    "SELECT r.id, r.name, r.private, r.description, r.default_branch, r.created_at, r.updated_at, r.pushed_at, "
+    "o.id, o.login, o.kind, u.site_admin, "
+    "(SELECT count(*) FROM issues i WHERE i.repo_id = r.id AND i.state = 'open') "
+    "FROM repositories r JOIN accounts o ON o.id = r.owner_id LEFT JOIN users u ON u.id = o.id WHERE r.id = ?"
+)
+
+
+class RepositoryReads:
+    def __init__(self, url: str) -> None:
+        self._db = RawReader(url)
+        self._sql = self._db.sql(_SQL)
+
+    @property
+    def queries(self) -> int:
+        return self._db.queries
+
+    def document(self, repo_id: int) -> tuple[RepositoryView, int] | None:
+        """The repository and its open issue count; None if it was deleted meanwhile."""
+        rows = self._db.rows(self._sql, (repo_id,))
+        if not rows:
+            return None
+        (
+            rid,
+            name,
+            private,
+            description,
+            branch,
+            created,
+            updated,
+            pushed,
+            owner_id,
+            owner_login,
+            owner_kind,
+            site_admin,
+            open_issues,
+        ) = rows[0]
+        owner = AccountView(owner_id, owner_login, owner_kind, bool(site_admin))
+        created_at, updated_at = as_utc(created), as_utc(updated)
+        assert created_at is not None
+        assert updated_at is not None
+        view = RepositoryView(
+            rid, name, bool(private), description or "", branch, created_at, updated_at, as_utc(pushed), owner
+        )
+        return view, int(open_issues)
+
+    def close(self) -> None:
+        self._db.close()
