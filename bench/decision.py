@@ -128,9 +128,23 @@ def populate(url: str, settings: Settings, tokens: int, repos: int) -> tuple[lis
             [{"org_id": org_id, "user_id": i, "role": "member", "created_at": now} for i in range(1, users + 1)],
         )
         # One public repository too, "site", for anonymous requests (bench/http_auth.py).
-        conn.execute(insert(t["repositories"]), [{
-            "id": repos + 1, "owner_id": org_id, "name": "site", "name_key": "site", "description": "",
-            "private": False, "default_branch": "main", "created_at": now, "updated_at": now, "issue_counter": 0}])
+        conn.execute(
+            insert(t["repositories"]),
+            [
+                {
+                    "id": repos + 1,
+                    "owner_id": org_id,
+                    "name": "site",
+                    "name_key": "site",
+                    "description": "",
+                    "private": False,
+                    "default_branch": "main",
+                    "created_at": now,
+                    "updated_at": now,
+                    "issue_counter": 0,
+                }
+            ],
+        )
         for start in range(0, repos, 20_000):
             conn.execute(
                 insert(t["repositories"]),

@@ -89,6 +89,7 @@ def classic_create(request: Request) -> Response:
                 expires_at=form.expiration.resolve(ctx.now),
                 now=ctx.now,
                 ip=ctx.ip,
+                mailer=ctx.state.mailer,
             )
     except TokenforgeError as exc:
         return _form_page(ctx, form, errors_of(exc), verified=verified, status=422)
@@ -175,6 +176,7 @@ def classic_regenerate(request: Request, token_id: str) -> Response:
                 expires_at=expiration.resolve(ctx.now),
                 now=ctx.now,
                 ip=ctx.ip,
+                mailer=ctx.state.mailer,
             )
     except TokenforgeError as exc:
         if exc.field is None:

@@ -45,6 +45,7 @@ from tokenforge.authz.subjects import UserSession
 from tokenforge.errors import NotFound, Unavailable
 from tokenforge.mail import Mailer, mailer_for
 from tokenforge.web import present
+from tokenforge.web.chrome import ExpiringSoon, expiring_soon, managed_organizations
 
 if TYPE_CHECKING:
     from tokenforge.app import Services
@@ -130,6 +131,9 @@ class WebContext:
         self.session = session
         self.viewer: str | None = None  # the signed-in user's login, once loaded
         self.viewer_verified = True
+        # Loaded with the user (web/chrome.py): the header's warning and the settings menu.
+        self.expiring: ExpiringSoon | None = None
+        self.viewer_orgs: list[str] = []
 
     # -- input ------------------------------------------------------------------------------
 
@@ -176,6 +180,8 @@ class WebContext:
             return None
         self.viewer = user.login
         self.viewer_verified = user.has_verified_email
+        self.expiring = expiring_soon(session, user, self.now)
+        self.viewer_orgs = managed_organizations(session, user)
         return user
 
     def require_user(self, session: Session) -> User:
@@ -216,6 +222,8 @@ class WebContext:
             "ctx": self,
             "viewer": self.viewer,
             "viewer_verified": self.viewer_verified,
+            "expiring": self.expiring,
+            "viewer_orgs": self.viewer_orgs,
             "csrf_field": CSRF_FIELD,
             "flashes": self.session.pop_flashes(),
             "errors": {},

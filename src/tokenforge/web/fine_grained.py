@@ -28,6 +28,7 @@ from tokenforge.web.forms import (
     errors_of,
     expiration_options,
 )
+from tokenforge.web.org_rows import pending_ask
 from tokenforge.web.present import GROUP_TITLES, level_label
 from tokenforge.web.tokens import FINE_GRAINED_LIST, TokenRow, owned_token, row, show_once
 
@@ -149,6 +150,7 @@ def fine_grained_create(request: Request) -> Response:
                 justification=form.justification,
                 now=ctx.now,
                 ip=ctx.ip,
+                mailer=ctx.state.mailer,
             )
     except TokenforgeError as exc:
         if choices is None:
@@ -162,8 +164,11 @@ def fine_grained_show(request: Request, token_id: str) -> Response:
     ctx = context(request)
     with ctx.unit_of_work() as session:
         user = ctx.require_user(session)
-        view = row(owned_token(ctx, session, user, token_id, TokenKind.FINE_GRAINED), ctx.now)
-    return ctx.render("fine_grained_show.html", {"token": view, "nav": "fine_grained"})
+        token = owned_token(ctx, session, user, token_id, TokenKind.FINE_GRAINED)
+        view = row(token, ctx.now)
+        # A request for more access waits beside the approved grant, which keeps working.
+        ask = pending_ask(session, token)
+    return ctx.render("fine_grained_show.html", {"token": view, "ask": ask, "nav": "fine_grained"})
 
 
 def _edit_form(view: TokenRow, repo_ids: list[str]) -> FineGrainedForm:
@@ -278,6 +283,7 @@ def fine_grained_regenerate(request: Request, token_id: str) -> Response:
                 expires_at=expiration.resolve(ctx.now),
                 now=ctx.now,
                 ip=ctx.ip,
+                mailer=ctx.state.mailer,
             )
     except TokenforgeError as exc:
         if exc.field is None:

@@ -99,3 +99,40 @@ def repository_access(selection: str, names: Iterable[str]) -> str:
         count = len(names)
         return f"{count} selected repositor{'y' if count == 1 else 'ies'}"
     return "Public repositories (read-only)"
+
+
+def _access_rank(selection: str) -> int:
+    return {"none": 0, "subset": 1, "all": 2}.get(selection, 0)
+
+
+def requested_more(
+    granted: Mapping[str, str],
+    requested: Mapping[str, str],
+    *,
+    granted_selection: str,
+    requested_selection: str,
+    granted_repositories: Iterable[str],
+    requested_repositories: Iterable[str],
+) -> list[str]:
+    """What a request for more access adds to the approved grant, one phrase per item:
+    ``["Issues: Read and write (approved: Read-only)", "Pull requests: Read-only (new)",
+    "Repository acme/tools (new)"]``. Display only: the service decides what needs review."""
+    out: list[str] = []
+    for key, permission in perms.CATALOG.items():
+        if key not in requested:
+            continue
+        wanted = Level.parse(requested[key])
+        had = Level.parse(granted[key]) if key in granted else None
+        if had is None:
+            out.append(f"{permission.display}: {LEVEL_LABELS[wanted]} (new)")
+        elif wanted > had:
+            out.append(f"{permission.display}: {LEVEL_LABELS[wanted]} (approved: {LEVEL_LABELS[had]})")
+    if _access_rank(requested_selection) > _access_rank(granted_selection):
+        out.append(
+            f"{repository_access(requested_selection, requested_repositories)} "
+            f"(approved: {repository_access(granted_selection, granted_repositories)})"
+        )
+    elif requested_selection == granted_selection == "subset":
+        before = set(granted_repositories)
+        out.extend(f"Repository {name} (new)" for name in sorted(requested_repositories) if name not in before)
+    return out

@@ -1,8 +1,9 @@
-"""Server-rendered pages: the home page, accounts, and the personal access token settings.
+"""Server-rendered pages: the home page, accounts, the personal access token settings, the
+security log, and organizations' token settings.
 
 ``router`` is what app.py includes. The pages live in one module per area (accounts, classic,
-fine_grained); web/core.py holds what they share (session cookie, CSRF, sudo, error pages).
-Styles and the small enhancement script are served from here too: nothing comes from a CDN.
+fine_grained, security_log, orgs); web/core.py holds what they share (session cookie, CSRF, sudo,
+error pages). Styles and the small enhancement script are served from here too: nothing comes from a CDN.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import select
 
 from tokenforge.repos.models import Repository
-from tokenforge.web import accounts, classic, fine_grained
+from tokenforge.web import accounts, classic, fine_grained, orgs, security_log
 from tokenforge.web.core import MAX_FORM_BYTES, WebRoute, context
 
 router = APIRouter(route_class=WebRoute, max_body_size=MAX_FORM_BYTES)
@@ -69,3 +70,5 @@ def home(request: Request) -> Response:
 router.include_router(accounts.router)
 router.include_router(classic.router)
 router.include_router(fine_grained.router)
+router.include_router(security_log.router)
+router.include_router(orgs.router)

@@ -67,6 +67,7 @@ class TokenRow:
     selection: str = "none"
     repositories: list[str] = field(default_factory=list)
     permissions: dict[str, str] = field(default_factory=dict)
+    last_used_at: str = ""  # the exact time, for the token's own page ("" when never used)
 
     @property
     def summary(self) -> list[str]:
@@ -93,6 +94,7 @@ def row(token: Token, now: datetime) -> TokenRow:
         expired=present.is_expired(token.expires_at, now),
         created=present.timestamp(token.created_at),
         recent_ips=list(token.recent_ips or []),
+        last_used_at="" if token.last_used_at is None else present.timestamp(token.last_used_at),
     )
     grant = token.grant
     if grant is not None:

@@ -47,6 +47,25 @@
     sync();
   });
 
+  // Review and revoke lists: "Select all" ticks every row's box (shown only with this script).
+  document.querySelectorAll("[data-check-all]").forEach(function (label) {
+    var form = label.closest("form");
+    var box = label.querySelector("input");
+    if (!form || !box) return;
+    var rows = form.querySelectorAll(".row-check");
+    label.hidden = false;
+    box.addEventListener("change", function () {
+      rows.forEach(function (row) { row.checked = box.checked; });
+    });
+  });
+
+  // Lifetime policy: typing a number of days chooses "At most … days".
+  document.querySelectorAll("[data-days-for]").forEach(function (input) {
+    var radio = document.getElementById(input.getAttribute("data-days-for"));
+    if (!radio) return;
+    input.addEventListener("input", function () { radio.checked = true; });
+  });
+
   // Fine-grained form: what is offered follows the chosen resource owner and access mode.
   var form = document.querySelector("[data-fine-grained-form]");
   if (form) {

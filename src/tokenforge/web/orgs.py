@@ -1,0 +1,346 @@
+"""Organization settings → Personal access tokens (spec §5), for the organization's owners:
+the token policy, the pending requests with approve / deny, and the active tokens with revoke.
+
+Every page asks ``authz.policy.decide`` whether the signed-in user may do this to this
+organization, naming the requirement the matching REST endpoint names. Anything but "allowed"
+gets the page an unknown organization gets (404): a member or a stranger learns neither that
+the page exists nor who may open it.
+
+The paths are GitHub's. ``…/personal-access-token-requests`` is also printed by the demo and
+linked from the owners' daily digest mail (jobs/maintenance.py), so it must not move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tokenforge.accounts.models import Organization, User
+from tokenforge.authz.policy import decide
+from tokenforge.authz.requirements import (
+    ORG_ADMIN,
+    ORG_TOKEN_REQUESTS_READ,
+    ORG_TOKEN_REQUESTS_WRITE,
+    ORG_TOKENS_READ,
+    ORG_TOKENS_WRITE,
+    Requirement,
+)
+from tokenforge.errors import NotFound, TokenforgeError, Unavailable
+from tokenforge.orgs.review import Filters, grants_query, matches, requests_query, review, revoke_grants, set_policy
+from tokenforge.orgs.services import get_org, org_role
+from tokenforge.repos.models import Repository
+from tokenforge.web.chrome import org_resource
+from tokenforge.web.core import MAX_FORM_BYTES, WebContext, WebRoute, context, local_path
+from tokenforge.web.org_forms import (
+    Choice,
+    GrantFilters,
+    PolicyForm,
+    errors_of,
+    organization_permissions,
+    review_choice,
+    revoke_choice,
+)
+from tokenforge.web.org_rows import GrantRow, RequestRow, grant_rows, request_rows
+from tokenforge.web.paging import Pager, page_number, pager
+
+router = APIRouter(route_class=WebRoute, max_body_size=MAX_FORM_BYTES)
+
+SETTINGS = "/organizations/{org}/settings"
+POLICY = SETTINGS + "/personal-access-tokens"
+ACTIVE = POLICY + "/active"
+REQUESTS = SETTINGS + "/personal-access-token-requests"
+PER_PAGE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class OrgHeader:
+    """What every page of an organization's token settings shows above its content."""
+
+    login: str
+    pending: int
+
+    @property
+    def policy_url(self) -> str:
+        return POLICY.format(org=self.login)
+
+    @property
+    def active_url(self) -> str:
+        return ACTIVE.format(org=self.login)
+
+    @property
+    def requests_url(self) -> str:
+        return REQUESTS.format(org=self.login)
+
+
+def authorized_org(ctx: WebContext, session: Session, user: User, login: str, requirement: Requirement) -> Organization:
+    """The organization, if the signed-in user may do ``requirement`` to it; NotFound otherwise."""
+    org = get_org(session, login)
+    resource = org_resource(org, org_role(session, org.id, user.id))
+    if not decide(ctx.principal(user), resource, requirement).allowed:
+        # decide() says 403 to a member (the role is too low); the page says 404 to everyone,
+        # the same as for an organization that does not exist.
+        raise NotFound(f"No organization named '{login}'")
+    return org
+
+
+def _header(session: Session, org: Organization) -> OrgHeader:
+    # Counted over the service's own query, so the tab counts exactly what the list shows.
+    pending = requests_query(org, Filters()).order_by(None).subquery()
+    return OrgHeader(org.login, int(session.scalar(select(func.count()).select_from(pending)) or 0))
+
+
+def _page_of(items: list[Any], number: int) -> tuple[list[Any], bool]:
+    start = (number - 1) * PER_PAGE
+    return items[start : start + PER_PAGE], len(items) > start + PER_PAGE
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _retryable(exc: TokenforgeError, authorized: bool) -> bool:
+    """Whether a service error belongs next to a field of an owner's form. Before the
+    organization is authorized any error is the 404 page; a database outage is the 503 page."""
+    return authorized and not isinstance(exc, Unavailable)
+
+
+@router.get(SETTINGS)
+def org_settings(request: Request, org: str) -> Response:
+    ctx = context(request)
+    with ctx.unit_of_work() as session:
+        user = ctx.require_user(session)
+        organization = authorized_org(ctx, session, user, org, ORG_ADMIN)
+        url = POLICY.format(org=organization.login)
+    return ctx.redirect(url)
+
+
+# -- the policy ---------------------------------------------------------------------------------
+
+
+def _policy_page(
+    ctx: WebContext, header: OrgHeader, form: PolicyForm, errors: dict[str, str], *, status: int = 200
+) -> Response:
+    return ctx.render(
+        "org_policy.html", {"org": header, "form": form, "errors": errors, "nav": "org_policy"}, status=status
+    )
+
+
+@router.get(POLICY)
+def policy_page(request: Request, org: str) -> Response:
+    ctx = context(request)
+    with ctx.unit_of_work() as session:
+        user = ctx.require_user(session)
+        organization = authorized_org(ctx, session, user, org, ORG_ADMIN)
+        header = _header(session, organization)
+        form = PolicyForm.of(organization)
+    return _policy_page(ctx, header, form, {})
+
+
+@router.post(POLICY)
+def policy_save(request: Request, org: str) -> Response:
+    ctx = context(request)
+    form = PolicyForm.from_fields(ctx.form)
+    arguments, errors = form.arguments()
+    header: OrgHeader | None = None
+    changes: dict[str, tuple[object, object]] = {}
+    try:
+        with ctx.unit_of_work() as session:
+            user = ctx.require_user(session)
+            organization = authorized_org(ctx, session, user, org, ORG_ADMIN)
+            header = _header(session, organization)
+            if not errors:
+                changes = set_policy(session, org=organization, now=ctx.now, actor=user, **arguments)
+    except TokenforgeError as exc:
+        if header is None or not _retryable(exc, authorized=True):
+            raise
+        errors = errors_of(exc)
+    assert header is not None
+    if errors:
+        return _policy_page(ctx, header, form, errors, status=422)
+    # set_policy moved the access generation: every process applies it from the next request.
+    ctx.flash("Personal access token policy saved." if changes else "Nothing changed.")
+    return ctx.redirect(header.policy_url)
+
+
+# -- pending requests -----------------------------------------------------------------------------
+
+
+def _requests_page(
+    ctx: WebContext,
+    session: Session,
+    org: Organization,
+    *,
+    errors: dict[str, str] | None = None,
+    reason: str = "",
+    selected: frozenset[int] = frozenset(),
+    status: int = 200,
+) -> Response:
+    number = page_number(ctx.query("page"))
+    pending = list(session.scalars(requests_query(org, Filters())))
+    shown, more = _page_of(pending, number)
+    rows: list[RequestRow] = request_rows(session, org, shown, ctx.now)
+    values = {
+        "org": OrgHeader(org.login, len(pending)),
+        "rows": rows,
+        "pager": pager(ctx.request, number, has_next=more),
+        "errors": errors or {},
+        "reason": reason,
+        "selected": selected,
+        "nav": "org_requests",
+    }
+    return ctx.render("org_requests.html", values, status=status)
+
+
+@router.get(REQUESTS)
+def requests_page(request: Request, org: str) -> Response:
+    ctx = context(request)
+    with ctx.unit_of_work() as session:
+        user = ctx.require_user(session)
+        organization = authorized_org(ctx, session, user, org, ORG_TOKEN_REQUESTS_READ)
+        return _requests_page(ctx, session, organization)
+
+
+def _outcome(choice: Choice, reviewed: list[tuple[str, str]]) -> str:
+    verb = "Approved" if choice.action == "approve" else "Denied"
+    if len(reviewed) == 1:
+        name, requester = reviewed[0]
+        what = f"the request for “{name}” by {requester}"
+    else:
+        what = _plural(len(reviewed), "request")
+    return f"{verb} {what}. The requester{'' if len(reviewed) == 1 else 's'} will be notified by email."
+
+
+@router.post(REQUESTS)
+def review_requests(request: Request, org: str) -> Response:
+    ctx = context(request)
+    choice = review_choice(ctx.form)
+    reason = ctx.text("reason").strip()
+    errors = {"requests": choice.error} if choice.error else {}
+    reviewed: list[tuple[str, str]] = []
+    login = org
+    authorized = False
+    try:
+        with ctx.unit_of_work() as session:
+            user = ctx.require_user(session)
+            organization = authorized_org(ctx, session, user, org, ORG_TOKEN_REQUESTS_WRITE)
+            authorized = True
+            if not errors:
+                done = review(
+                    session,
+                    org=organization,
+                    request_ids=choice.ids,
+                    approve=choice.action == "approve",
+                    reason=reason,
+                    now=ctx.now,
+                    actor=user,
+                    # Mailed after the commit, never for a review that rolled back.
+                    mailer=ctx.state.mailer,
+                    settings_url=ctx.services.settings.base_url,
+                )
+                reviewed = [(r.request.token.name, r.request.token.user.login) for r in done]
+            login = organization.login
+    except TokenforgeError as exc:
+        if not _retryable(exc, authorized):
+            raise
+        errors = errors_of(exc, "requests")
+    if errors:
+        with ctx.unit_of_work() as session:
+            user = ctx.require_user(session)
+            organization = authorized_org(ctx, session, user, org, ORG_TOKEN_REQUESTS_READ)
+            return _requests_page(
+                ctx, session, organization, errors=errors, reason=reason, selected=frozenset(choice.ids), status=422
+            )
+    ctx.flash(_outcome(choice, reviewed))
+    return ctx.redirect(REQUESTS.format(org=login))
+
+
+# -- active tokens -------------------------------------------------------------------------------------
+
+
+def _active_page(
+    ctx: WebContext,
+    session: Session,
+    org: Organization,
+    *,
+    errors: dict[str, str] | None = None,
+    selected: frozenset[int] = frozenset(),
+    status: int = 200,
+) -> Response:
+    number = page_number(ctx.query("page"))
+    entered = GrantFilters.parse(dict(ctx.request.query_params.items()))
+    filters = entered.filters
+    rows: list[GrantRow] = [
+        row
+        for row in grant_rows(session, org, list(session.scalars(grants_query(org, filters))), ctx.now)
+        # What the query cannot express (inside the JSON permission map, the selection).
+        if matches(filters, permissions=row.permissions, selection=row.selection, repository_names=row.repository_keys)
+    ]
+    shown, more = _page_of(rows, number)
+    repositories = list(
+        session.scalars(select(Repository.name).where(Repository.owner_id == org.id).order_by(Repository.name_key))
+    )
+    page_pager: Pager = pager(ctx.request, number, has_next=more)
+    values = {
+        "org": _header(session, org),
+        "rows": shown,
+        "total": len(rows),
+        "pager": page_pager,
+        "filters": entered,
+        "repositories": repositories,
+        "permissions": organization_permissions(),
+        "errors": {**entered.errors, **(errors or {})},
+        "selected": selected,
+        "action": local_path(ctx.request),
+        "nav": "org_active",
+    }
+    return ctx.render("org_active.html", values, status=status)
+
+
+@router.get(ACTIVE)
+def active_page(request: Request, org: str) -> Response:
+    ctx = context(request)
+    with ctx.unit_of_work() as session:
+        user = ctx.require_user(session)
+        organization = authorized_org(ctx, session, user, org, ORG_TOKENS_READ)
+        return _active_page(ctx, session, organization)
+
+
+@router.post(ACTIVE)
+def revoke_tokens(request: Request, org: str) -> Response:
+    ctx = context(request)
+    choice = revoke_choice(ctx.form)
+    errors = {"tokens": choice.error} if choice.error else {}
+    revoked: list[tuple[str, str]] = []
+    login = org
+    authorized = False
+    try:
+        with ctx.unit_of_work() as session:
+            user = ctx.require_user(session)
+            organization = authorized_org(ctx, session, user, org, ORG_TOKENS_WRITE)
+            authorized = True
+            if not errors:
+                # The grant stops working from the next request on (the access generation moves);
+                # the token itself lives on and still reads public resources.
+                done = revoke_grants(session, org=organization, token_ids=choice.ids, now=ctx.now, actor=user)
+                revoked = [(t.name, t.user.login) for t in done]
+            login = organization.login
+    except TokenforgeError as exc:
+        if not _retryable(exc, authorized):
+            raise
+        errors = errors_of(exc, "tokens")
+    if errors:
+        with ctx.unit_of_work() as session:
+            user = ctx.require_user(session)
+            organization = authorized_org(ctx, session, user, org, ORG_TOKENS_READ)
+            return _active_page(ctx, session, organization, errors=errors, selected=frozenset(choice.ids), status=422)
+    if len(revoked) == 1:
+        ctx.flash(f"Revoked the access of “{revoked[0][0]}” ({revoked[0][1]}) to {login}.")
+    else:
+        ctx.flash(f"Revoked the access of {_plural(len(revoked), 'token')} to {login}.")
+    # Back to the same filtered list (the form posts to the page's own path and query).
+    return ctx.redirect(local_path(request))
