@@ -255,11 +255,15 @@ def test_the_policy_form_shows_the_current_policy_and_saves_changes(site: Site) 
         ({"max_lifetime_fine_grained_days": "1.5"}, "max_lifetime_fine_grained", "Enter the maximum lifetime as"),
         ({"max_lifetime_fine_grained_days": "٣٠"}, "max_lifetime_fine_grained", "Enter the maximum lifetime as"),
         ({"max_lifetime_fine_grained_days": "9" * 10}, "max_lifetime_fine_grained", "Enter the maximum lifetime as"),
-        ({"max_lifetime_fine_grained_days": "0"}, "max_lifetime_fine_grained", "A maximum lifetime must be a positive"),
+        (
+            {"max_lifetime_fine_grained_days": "0"},
+            "max_lifetime_fine_grained",
+            "A maximum lifetime must be between 1 and 3660 days",
+        ),
         (
             {"max_lifetime_classic": "days", "max_lifetime_classic_days": "0"},
             "max_lifetime_classic",
-            "A maximum lifetime must be a positive",
+            "A maximum lifetime must be between 1 and 3660 days",
         ),
     ],
 )

@@ -24,6 +24,9 @@ from tokenforge.mail import Mail, Mailer, send_after_commit
 from tokenforge.tokens.models import FineGrainedGrant, Token, TokenRepository, TokenRequest
 
 UNCHANGED = object()
+# No token can live longer than the longest expiry offered (the CLI's 3,660 days); a larger
+# "maximum" would only overflow date arithmetic.
+MAX_LIFETIME_DAYS = 3660
 REASON_MAX = 1024
 
 
@@ -38,6 +41,7 @@ def set_policy(
     approval_required: bool | None = None,
     max_lifetime_fine_grained_days: int | object | None = UNCHANGED,
     max_lifetime_classic_days: int | object | None = UNCHANGED,
+    ip: str | None = None,
 ) -> dict[str, tuple[object, object]]:
     """Change the policy; returns what changed. Takes effect on the next request."""
     changes: dict[str, tuple[object, object]] = {}
@@ -49,8 +53,12 @@ def set_policy(
             or (value is None and attr == "approval_required")
         ):
             return
-        if attr.startswith("max_lifetime") and value is not None and (not isinstance(value, int) or value < 1):
-            raise Invalid("A maximum lifetime must be a positive number of days, or none", field=attr)
+        if (
+            attr.startswith("max_lifetime")
+            and value is not None
+            and (not isinstance(value, int) or not 1 <= value <= MAX_LIFETIME_DAYS)
+        ):
+            raise Invalid(f"A maximum lifetime must be between 1 and {MAX_LIFETIME_DAYS} days, or none", field=attr)
         old = getattr(org, attr)
         if old != value:
             changes[attr] = (old, value)
@@ -76,6 +84,7 @@ def set_policy(
         now=now,
         actor=actor,
         org=org,
+        ip=ip,
         changes={key: [old, new] for key, (old, new) in changes.items()},
     )
     return changes
@@ -141,6 +150,7 @@ def review(
     actor: Account | None,
     mailer: Mailer | None = None,
     settings_url: str = "",
+    ip: str | None = None,
 ) -> list[Review]:
     """Approve or deny pending requests, one or many (``None``: every pending request).
 
@@ -178,6 +188,7 @@ def review(
             actor=actor,
             token=token,
             org=org,
+            ip=ip,
             request_id=request.id,
             reason=reason,
         )
@@ -216,11 +227,14 @@ def revoke_grants(
     now: datetime,
     actor: Account | None,
     reason: str = "",
+    ip: str | None = None,
 ) -> list[Token]:
     """Cut granted fine-grained tokens off the organization, at once.
 
     The token keeps working elsewhere: it still reads public resources (spec §3.4).
     """
+    if len(reason) > REASON_MAX:
+        raise Invalid(f"Reason is too long (maximum is {REASON_MAX} characters)", field="reason")
     revoked = []
     for token_id in dict.fromkeys(token_ids):
         grant = session.get(FineGrainedGrant, token_id)
@@ -234,7 +248,7 @@ def revoke_grants(
             select(TokenRequest).where(TokenRequest.token_id == token_id, TokenRequest.status == "pending")
         ):
             request.status = "cancelled"
-        record(session, "token.org_access_revoked", now=now, actor=actor, token=token, org=org, reason=reason)
+        record(session, "token.org_access_revoked", now=now, actor=actor, token=token, org=org, reason=reason, ip=ip)
         revoked.append(token)
     access_changed(session)
     session.flush()

@@ -154,7 +154,7 @@ def policy_save(request: Request, org: str) -> Response:
             organization = authorized_org(ctx, session, user, org, ORG_ADMIN)
             header = _header(session, organization)
             if not errors:
-                changes = set_policy(session, org=organization, now=ctx.now, actor=user, **arguments)
+                changes = set_policy(session, org=organization, now=ctx.now, actor=user, ip=ctx.ip, **arguments)
     except TokenforgeError as exc:
         if header is None or not _retryable(exc, authorized=True):
             raise
@@ -241,6 +241,7 @@ def review_requests(request: Request, org: str) -> Response:
                     # Mailed after the commit, never for a review that rolled back.
                     mailer=ctx.state.mailer,
                     settings_url=ctx.services.settings.base_url,
+                    ip=ctx.ip,
                 )
                 reviewed = [(r.request.token.name, r.request.token.user.login) for r in done]
             login = organization.login
@@ -326,7 +327,9 @@ def revoke_tokens(request: Request, org: str) -> Response:
             if not errors:
                 # The grant stops working from the next request on (the access generation moves);
                 # the token itself lives on and still reads public resources.
-                done = revoke_grants(session, org=organization, token_ids=choice.ids, now=ctx.now, actor=user)
+                done = revoke_grants(
+                    session, org=organization, token_ids=choice.ids, now=ctx.now, actor=user, ip=ctx.ip
+                )
                 revoked = [(t.name, t.user.login) for t in done]
             login = organization.login
     except TokenforgeError as exc:

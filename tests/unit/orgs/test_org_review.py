@@ -59,7 +59,7 @@ def test_policy_changes_are_audited_and_invalidate(session: Session, acme) -> No
     event = session.scalars(select(AuditEvent).where(AuditEvent.action == "org.policy_changed")).one()
     assert event.data["changes"]["classic_tokens_allowed"] == [True, False]
     assert set_policy(session, org=org, now=now, actor=alice, classic_allowed=False) == {}
-    with pytest.raises(Invalid, match="positive"):
+    with pytest.raises(Invalid, match="between 1 and 3660 days"):
         set_policy(session, org=org, now=now, actor=alice, max_lifetime_classic_days=0)
 
 
@@ -206,3 +206,13 @@ def test_request_from_another_org_is_not_found(
     [request] = pending_requests(session, other)
     with pytest.raises(NotFound):
         review(session, org=org, request_ids=[request.id], approve=True, now=now, actor=alice)
+
+
+def test_policy_lifetimes_are_bounded_and_changes_record_the_address(session: Session, acme) -> None:  # type: ignore[no-untyped-def]
+    org, alice, *_ = acme
+    now = datetime(2026, 1, 1).astimezone()
+    with pytest.raises(Invalid, match="between 1 and 3660 days"):
+        set_policy(session, org=org, now=now, actor=alice, max_lifetime_fine_grained_days=10**10)
+    set_policy(session, org=org, now=now, actor=alice, max_lifetime_classic_days=3660, ip="192.0.2.7")
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "org.policy_changed")).one()
+    assert event.ip == "192.0.2.7"

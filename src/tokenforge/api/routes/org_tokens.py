@@ -205,6 +205,7 @@ def _review(request: Request, org: str, ids: list[int] | None, action: str, reas
             actor=current_user(request, session),
             mailer=mailer_for(svc.settings),
             settings_url=svc.settings.base_url,
+            ip=request.client.host if request.client else None,
         )
 
 
@@ -289,6 +290,7 @@ def _revoke(request: Request, org: str, ids: list[int]) -> None:
             token_ids=ids,
             now=services(request).clock.now(),
             actor=current_user(request, session),
+            ip=request.client.host if request.client else None,
         )
 
 
