@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -227,7 +228,11 @@ def populate(url: str, settings: Settings, tokens: int, repos: int) -> tuple[lis
 
 
 @contextmanager
-def world(kind: str, tokens: int, repos: int) -> Iterator[World]:
+def populated(
+    kind: str, tokens: int, repos: int
+) -> Iterator[tuple[str, Path, tuple[list[str], list[str], dict[str, str]]]]:
+    """A throwaway database (SQLite in a temp dir, or a new PostgreSQL database), migrated and
+    populated; yields (url, temp dir, populate's result) and removes everything afterwards."""
     tmp = Path(tempfile.mkdtemp(prefix="tf-bench-"))
     name = None
     if kind == "sqlite":
@@ -239,30 +244,44 @@ def world(kind: str, tokens: int, repos: int) -> Iterator[World]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
         url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    db = Database(url)
-    db.migrate()
-    db.dispose()
-    settings = Settings(
-        data_dir=tmp, database_url=url, secret_key=SECRET, maintenance_interval_seconds=0, base_url="http://bench.test"
-    )
-    started = time.perf_counter()
-    classic, fine, repo_of = populate(url, settings, tokens, repos)
-    print(f"[{kind}] {tokens:,} tokens and {repos:,} repositories written in {time.perf_counter() - started:.1f} s")
-    if kind == "postgresql":
-        engine = create_engine(url)
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
-        engine.dispose()
-    services = build_services(settings)
     try:
-        yield World(services, settings, classic, fine, repo_of)
+        db = Database(url)
+        db.migrate()
+        db.dispose()
+        settings = Settings(data_dir=tmp, database_url=url, secret_key=SECRET)
+        started = time.perf_counter()
+        result = populate(url, settings, tokens, repos)
+        print(f"[{kind}] {tokens:,} tokens and {repos:,} repositories written in {time.perf_counter() - started:.1f} s")
+        if kind == "postgresql":
+            engine = create_engine(url, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                conn.execute(text("VACUUM ANALYZE"))
+            engine.dispose()
+        yield url, tmp, result
     finally:
-        services.close()
+        shutil.rmtree(tmp, ignore_errors=True)
         if name:
             admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+
+
+@contextmanager
+def world(kind: str, tokens: int, repos: int) -> Iterator[World]:
+    with populated(kind, tokens, repos) as (url, tmp, (classic, fine, repo_of)):
+        settings = Settings(
+            data_dir=tmp,
+            database_url=url,
+            secret_key=SECRET,
+            maintenance_interval_seconds=0,
+            base_url="http://bench.test",
+        )
+        services = build_services(settings)
+        try:
+            yield World(services, settings, classic, fine, repo_of)
+        finally:
+            services.close()
 
 
 def per_call(fn: Callable[[], object]) -> float:

@@ -26,9 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,12 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).parent))
-from decision import PG_ADMIN, SECRET, machine, populate
-from tokenforge.config import Settings
-from tokenforge.db import Database
+from decision import SECRET, machine, populated
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKENFORGE = ROOT / ".venv" / "bin" / "tokenforge"
@@ -140,31 +135,8 @@ def stats(base: str) -> dict[str, Any]:
 
 @contextmanager
 def database(kind: str, tokens: int, repos: int) -> Iterator[tuple[str, Path, list[str], dict[str, str]]]:
-    tmp = Path(tempfile.mkdtemp(prefix="tf-http-"))
-    name = None
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp / 'bench.db'}"
-    else:
-        name = f"tf_http_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    db = Database(url)
-    db.migrate()
-    db.dispose()
-    settings = Settings(data_dir=tmp, database_url=url, secret_key=SECRET)
-    _classic, fine, repo_of = populate(url, settings, tokens, repos)
-    try:
+    with populated(kind, tokens, repos) as (url, tmp, (_classic, fine, repo_of)):
         yield url, tmp, fine, repo_of
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if name:
-            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def warm(base: str, seconds: int = 2) -> None:

@@ -97,6 +97,19 @@ def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
         raise Invalid("Expiration is too far in the future; choose a nearer date or no expiration", field="expires_at")
 
 
+def _check_org_lifetime(owner: Account, expires_at: datetime | None, now: datetime) -> None:
+    """A fine-grained token aimed at an organization is created (or regenerated) within the
+    organization's maximum lifetime: the organization is known up front, so GitHub's UI refuses
+    then rather than letting the token be blocked at its first use. Classic tokens are only
+    checked at use (spec §5.1)."""
+    if isinstance(owner, Organization) and owner.max_lifetime_fine_grained_days is not None:
+        limit = timedelta(days=owner.max_lifetime_fine_grained_days)
+        if expires_at is None or expires_at - now > limit:
+            raise Invalid(
+                f"{owner.login} requires fine-grained tokens to expire within {limit.days} days", field="expires_at"
+            )
+
+
 def _check_name_free(session: Session, user: User, kind: TokenKind, name: str) -> None:
     taken = session.scalar(
         select(Token.id).where(
@@ -247,13 +260,7 @@ def create_fine_grained_token(
     ):
         raise Invalid("Only organization owners can grant organization permissions", field="permissions")
 
-    if isinstance(resource_owner, Organization) and resource_owner.max_lifetime_fine_grained_days is not None:
-        limit = timedelta(days=resource_owner.max_lifetime_fine_grained_days)
-        if expires_at is None or expires_at - now > limit:
-            raise Invalid(
-                f"{resource_owner.login} requires fine-grained tokens to expire within {limit.days} days",
-                field="expires_at",
-            )
+    _check_org_lifetime(resource_owner, expires_at, now)
 
     chosen = _check_repositories(session, user, resource_owner, repository_selection, repositories)
 
@@ -474,14 +481,8 @@ def regenerate_token(
     if token.revoked_at is not None:
         raise NotFound(f"No token with id {token.id}")
     _check_expiry(expires_at, now)
-    grant = token.grant
-    owner = grant.resource_owner if grant is not None else None
-    if isinstance(owner, Organization) and owner.max_lifetime_fine_grained_days is not None:
-        limit = timedelta(days=owner.max_lifetime_fine_grained_days)
-        if expires_at is None or expires_at - now > limit:
-            raise Invalid(
-                f"{owner.login} requires fine-grained tokens to expire within {limit.days} days", field="expires_at"
-            )
+    if token.grant is not None:
+        _check_org_lifetime(token.grant.resource_owner, expires_at, now)
     secret = settings.token_format.mint(token.token_kind)
     token.digest = settings.peppers.digest(secret)
     token.pepper_id = settings.peppers.current.id

@@ -10,17 +10,15 @@ from fastapi.responses import Response
 from tokenforge.credentials import scopes as scope_catalog
 from tokenforge.credentials.format import TokenKind
 from tokenforge.errors import TokenforgeError
-from tokenforge.tokens.models import RevokedReason
 from tokenforge.tokens.services import (
     create_classic_token,
     list_tokens,
     regenerate_token,
-    revoke_token,
     update_classic_token,
 )
 from tokenforge.web.core import MAX_FORM_BYTES, WebContext, WebRoute, context
 from tokenforge.web.forms import ClassicForm, Expiration, errors_of, expiration_options
-from tokenforge.web.tokens import CLASSIC_LIST, owned_token, row, show_once
+from tokenforge.web.tokens import CLASSIC_LIST, delete, delete_form, owned_token, row, show_once
 
 router = APIRouter(route_class=WebRoute, max_body_size=MAX_FORM_BYTES)
 
@@ -187,21 +185,9 @@ def classic_regenerate(request: Request, token_id: str) -> Response:
 
 @router.get(CLASSIC_LIST + "/{token_id}/delete")
 def classic_delete_form(request: Request, token_id: str) -> Response:
-    ctx = context(request)
-    with ctx.unit_of_work() as session:
-        user = ctx.require_user(session)
-        view = row(owned_token(ctx, session, user, token_id, TokenKind.CLASSIC), ctx.now)
-    return ctx.render("delete.html", {"token": view, "nav": "classic"})
+    return delete_form(context(request), token_id, TokenKind.CLASSIC, "classic")
 
 
 @router.post(CLASSIC_LIST + "/{token_id}/delete")
 def classic_delete(request: Request, token_id: str) -> Response:
-    ctx = context(request)
-    with ctx.unit_of_work() as session:
-        user = ctx.require_user(session)
-        token = owned_token(ctx, session, user, token_id, TokenKind.CLASSIC)
-        ctx.require_sudo(user)
-        name = token.name
-        revoke_token(session, token=token, reason=RevokedReason.USER, now=ctx.now, actor=user, ip=ctx.ip)
-    ctx.flash(f"Deleted personal access token “{name}”.")
-    return ctx.redirect(CLASSIC_LIST)
+    return delete(context(request), token_id, TokenKind.CLASSIC, CLASSIC_LIST)

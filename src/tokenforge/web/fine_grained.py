@@ -10,12 +10,10 @@ from tokenforge.accounts.models import User
 from tokenforge.credentials import permissions as perms
 from tokenforge.credentials.format import TokenKind
 from tokenforge.errors import TokenforgeError
-from tokenforge.tokens.models import RevokedReason
 from tokenforge.tokens.services import (
     create_fine_grained_token,
     list_tokens,
     regenerate_token,
-    revoke_token,
     update_fine_grained_token,
 )
 from tokenforge.web.choices import OwnerChoice, RepoChoice, owner_choices, repository_choices
@@ -30,7 +28,7 @@ from tokenforge.web.forms import (
 )
 from tokenforge.web.org_rows import pending_ask
 from tokenforge.web.present import GROUP_TITLES, level_label
-from tokenforge.web.tokens import FINE_GRAINED_LIST, TokenRow, owned_token, row, show_once
+from tokenforge.web.tokens import FINE_GRAINED_LIST, TokenRow, delete, delete_form, owned_token, row, show_once
 
 router = APIRouter(route_class=WebRoute, max_body_size=MAX_FORM_BYTES)
 
@@ -294,21 +292,9 @@ def fine_grained_regenerate(request: Request, token_id: str) -> Response:
 
 @router.get(FINE_GRAINED_LIST + "/{token_id}/delete")
 def fine_grained_delete_form(request: Request, token_id: str) -> Response:
-    ctx = context(request)
-    with ctx.unit_of_work() as session:
-        user = ctx.require_user(session)
-        view = row(owned_token(ctx, session, user, token_id, TokenKind.FINE_GRAINED), ctx.now)
-    return ctx.render("delete.html", {"token": view, "nav": "fine_grained"})
+    return delete_form(context(request), token_id, TokenKind.FINE_GRAINED, "fine_grained")
 
 
 @router.post(FINE_GRAINED_LIST + "/{token_id}/delete")
 def fine_grained_delete(request: Request, token_id: str) -> Response:
-    ctx = context(request)
-    with ctx.unit_of_work() as session:
-        user = ctx.require_user(session)
-        token = owned_token(ctx, session, user, token_id, TokenKind.FINE_GRAINED)
-        ctx.require_sudo(user)
-        name = token.name
-        revoke_token(session, token=token, reason=RevokedReason.USER, now=ctx.now, actor=user, ip=ctx.ip)
-    ctx.flash(f"Deleted personal access token “{name}”.")
-    return ctx.redirect(FINE_GRAINED_LIST)
+    return delete(context(request), token_id, TokenKind.FINE_GRAINED, FINE_GRAINED_LIST)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from tokenforge.accounts.models import User
@@ -15,8 +15,8 @@ from tokenforge.authz.requirements import Access, Requirement, Target
 from tokenforge.authz.subjects import Resource
 from tokenforge.credentials.format import TokenKind
 from tokenforge.errors import NotFound
-from tokenforge.tokens.models import Token
-from tokenforge.tokens.services import IssuedToken, get_token
+from tokenforge.tokens.models import RevokedReason, Token
+from tokenforge.tokens.services import IssuedToken, get_token, revoke_token
 from tokenforge.web import present
 from tokenforge.web.core import WebContext
 from tokenforge.web.forms import parse_id
@@ -122,3 +122,23 @@ def show_once(ctx: WebContext, issued: IssuedToken, *, regenerated: bool) -> HTM
             "nav": "classic" if token.kind == TokenKind.CLASSIC.value else "fine_grained",
         },
     )
+
+
+def delete_form(ctx: WebContext, raw_id: str, kind: TokenKind, nav: str) -> Response:
+    """The confirmation page for deleting a token (either kind)."""
+    with ctx.unit_of_work() as session:
+        user = ctx.require_user(session)
+        view = row(owned_token(ctx, session, user, raw_id, kind), ctx.now)
+    return ctx.render("delete.html", {"token": view, "nav": nav})
+
+
+def delete(ctx: WebContext, raw_id: str, kind: TokenKind, list_url: str) -> Response:
+    """Delete a token (either kind) after sudo: it stops working at once, with its deploy keys."""
+    with ctx.unit_of_work() as session:
+        user = ctx.require_user(session)
+        token = owned_token(ctx, session, user, raw_id, kind)
+        ctx.require_sudo(user)
+        name = token.name
+        revoke_token(session, token=token, reason=RevokedReason.USER, now=ctx.now, actor=user, ip=ctx.ip)
+    ctx.flash(f"Deleted personal access token “{name}”.")
+    return ctx.redirect(list_url)
