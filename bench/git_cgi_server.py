@@ -75,8 +75,19 @@ class Handler(BaseHTTPRequestHandler):
         assert proc.stdout is not None
         feeder = threading.Thread(target=self._feed, args=(proc.stdin,), daemon=True)
         feeder.start()
+        try:
+            self._respond(proc.stdout)
+        except (BrokenPipeError, ConnectionResetError):
+            proc.kill()  # the client went away (wrk does so at the end of its run)
+        finally:
+            proc.stdout.close()
+            proc.wait()
+            feeder.join()
+            self.close_connection = True
+
+    def _respond(self, stdout: IO[bytes]) -> None:
         status, headers = 200, []
-        while line := proc.stdout.readline():
+        while line := stdout.readline():
             line = line.rstrip(b"\r\n")
             if not line:
                 break
@@ -90,12 +101,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Connection", "close")
         self.end_headers()
-        fd = proc.stdout.fileno()
+        fd = stdout.fileno()
         while chunk := os.read(fd, CHUNK):
             self.wfile.write(chunk)
-        proc.wait()
-        feeder.join()
-        self.close_connection = True
 
     def _feed(self, stdin: IO[bytes]) -> None:
         try:
