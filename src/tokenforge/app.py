@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from tokenforge.accounts.reads import UserReads
 from tokenforge.api.ratelimit import Limiter, RateLimiter, RedisRateLimiter
 from tokenforge.auth.authenticator import Authenticator
 from tokenforge.auth.generation import Generation
@@ -40,6 +41,7 @@ class Services:
     limiter: Limiter
     repo_access: RepositoryAccess
     repo_reads: RepositoryReads
+    user_reads: UserReads
 
     def flush_usage(self) -> int:
         return self.usage.flush(self.db)
@@ -48,6 +50,7 @@ class Services:
         self.lookup.close()
         self.repo_access.close()
         self.repo_reads.close()
+        self.user_reads.close()
         if isinstance(self.limiter, RedisRateLimiter):
             self.limiter.close()
         self.generation.close()
@@ -83,7 +86,17 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         )
     repo_access = RepositoryAccess(url, generation, max_entries=settings.access_cache_size)
     return Services(
-        settings, db, clock, lookup, generation, usage, authenticator, limiter, repo_access, RepositoryReads(url)
+        settings,
+        db,
+        clock,
+        lookup,
+        generation,
+        usage,
+        authenticator,
+        limiter,
+        repo_access,
+        RepositoryReads(url),
+        UserReads(url),
     )
 
 

@@ -430,3 +430,18 @@ def test_nul_characters_in_bodies_are_refused_not_500(world: World) -> None:
     assert response.status_code in {201, 422}  # SQLite stores it; PostgreSQL refuses it: never a 500
     patched = world.client.patch("/api/v3/user", headers=auth, json={"name": "x\u0000y"})
     assert patched.status_code in {200, 422}
+
+
+def test_user_document_counts_and_updates(world: World) -> None:
+    auth = {"Authorization": f"token {world.classic}"}
+    for name, private in (("one", True), ("two", True), ("pub", False)):
+        created = world.client.post("/api/v3/user/repos", headers=auth, json={"name": name, "private": private})
+        assert created.status_code == 201
+    me = world.client.get("/api/v3/user", headers=auth).json()
+    assert me["total_private_repos"] == 3  # alice/dots, one, two
+    assert me["owned_private_repos"] == 3
+    assert me["public_repos"] == 1
+    patched = world.client.patch("/api/v3/user", headers=auth, json={"name": "Alice Liddell"})
+    assert patched.status_code == 200
+    assert patched.json()["name"] == "Alice Liddell"
+    assert world.client.get("/api/v3/user", headers=auth).json()["name"] == "Alice Liddell"

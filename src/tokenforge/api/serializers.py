@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from tokenforge.accounts.models import Account, Organization, User
+from tokenforge.accounts.models import Organization
 from tokenforge.authz.roles import RepoRole
 from tokenforge.config import Settings
 
@@ -104,13 +104,29 @@ def simple_user(account: AccountLike, settings: Settings) -> dict[str, Any]:
     }
 
 
+class UserLike(AccountLike, Protocol):
+    """An ORM ``Account`` or a raw ``UserView``."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
 def full_user(
-    user: Account, settings: Settings, *, public_repos: int, private: dict[str, Any] | None = None
+    user: UserLike,
+    settings: Settings,
+    *,
+    public_repos: int,
+    email: str | None = None,
+    private: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A user as GitHub shows it; ``email`` and ``private`` only to the user themself."""
     out = simple_user(user, settings)
-    email = None
-    if isinstance(user, User) and user.primary_email is not None and private is not None:
-        email = user.primary_email.address
+    if private is None:
+        email = None
     out.update(
         {
             "name": user.name or None,

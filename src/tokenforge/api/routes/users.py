@@ -18,6 +18,7 @@ from tokenforge.api.context import (
     current_user,
     paginate_list,
     paginate_query,
+    principal,
     repo_resource,
     requires,
     services,
@@ -37,7 +38,7 @@ from tokenforge.authz.requirements import (
     SECURITY_LOG_READ,
     Target,
 )
-from tokenforge.authz.subjects import Resource
+from tokenforge.authz.subjects import Anonymous, Resource
 from tokenforge.orgs.services import org_role, policy_of
 from tokenforge.repos.models import Collaborator, Repository
 from tokenforge.repos.services import count_public_repositories
@@ -61,14 +62,11 @@ def org_resource(session: Session, org: Organization, uid: int | None) -> Resour
     )
 
 
-def _private_fields(session: Session, user: User) -> dict[str, Any]:
-    owned_private = session.scalar(
-        select(Repository.id).where(Repository.owner_id == user.id, Repository.private.is_(True)).limit(1)
-    )
+def _private_fields(private_repos: int) -> dict[str, Any]:
     return {
         "private_gists": 0,
-        "total_private_repos": 0 if owned_private is None else 1,
-        "owned_private_repos": 0 if owned_private is None else 1,
+        "total_private_repos": private_repos,
+        "owned_private_repos": private_repos,
         "disk_usage": 0,
         "collaborators": 0,
         "two_factor_authentication": False,
@@ -76,20 +74,30 @@ def _private_fields(session: Session, user: User) -> dict[str, Any]:
     }
 
 
+def _own_document(request: Request) -> dict[str, Any]:
+    """GET /user's body, from one raw read (no ORM session): every client's first request."""
+    view = services(request).user_reads.document(user_id(request) or 0)
+    if view is None:
+        raise ApiError(401, "Requires authentication")
+    return serializers.full_user(
+        view,
+        services(request).settings,
+        public_repos=view.public_repos,
+        email=view.email,
+        private=_private_fields(view.private_repos),
+    )
+
+
 @router.get("/user")
 @requires(AUTHENTICATED, resource="User")
 def get_authenticated_user(request: Request) -> GitHubJSON:
-    settings = services(request).settings
-    with unit_of_work(request) as session:
-        user = current_user(request, session)
-        authorize(request, account_resource(user))
-        body = serializers.full_user(
-            user,
-            settings,
-            public_repos=count_public_repositories(session, user.id),
-            private=_private_fields(session, user),
-        )
-    return GitHubJSON(body)
+    who = principal(request)
+    if isinstance(who, Anonymous):
+        raise ApiError(401, "Requires authentication")
+    authorize(
+        request, Resource(Target.ACCOUNT, owner_id=who.user_id, owner_login=who.login, public=False, name=who.login)
+    )
+    return GitHubJSON(_own_document(request))
 
 
 class UserUpdate(BaseModel):
@@ -114,14 +122,8 @@ def update_authenticated_user(request: Request, body: UserUpdate) -> GitHubJSON:
             user.name = body.name
             user.updated_at = svc.clock.now()
             record(session, "user.profile_updated", now=svc.clock.now(), actor=user, user=user)
-        session.flush()
-        out = serializers.full_user(
-            user,
-            svc.settings,
-            public_repos=count_public_repositories(session, user.id),
-            private=_private_fields(session, user),
-        )
-    return GitHubJSON(out)
+    # After the commit: the document is read the same way GET /user reads it.
+    return GitHubJSON(_own_document(request))
 
 
 @router.get("/users/{login}")
