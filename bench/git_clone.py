@@ -24,7 +24,10 @@ Issue 8, target 10 (PERFORMANCE.md §3e and §5 S7). In one run:
    threaded ``http.server`` around ``git http-backend``; anonymous); and **file://** (no server);
 3. per run (``--runs``), transports interleaved in an order that rotates from run to run:
    ``git clone --bare`` of small, medium and history; a no-op ``git fetch`` of small; ``git push``
-   of history into a fresh empty repository; then ``--large-runs`` rounds of cloning large;
+   of small and of history into a fresh empty repository — for the pushes Tokenforge twice, with
+   the ``repo`` token and with a ``repo,workflow`` one (**Tokenforge (workflow token)**: the same
+   server; the workflow rule's hook has less to check); then ``--large-runs`` rounds of cloning
+   large;
 4. pushes large through each HTTP server while sampling the server processes' resident set
    every 10 ms: the peak shows whether a push is held in memory;
 5. ``wrk -t1 -c8`` on ``info/refs?service=git-upload-pack`` (protocol v2; Tokenforge with the
@@ -88,6 +91,7 @@ CPUACCT = Path("/sys/fs/cgroup/cpuacct")
 SERVER_CPU, CLIENT_CPU = 0, 1
 
 TOKENFORGE = "Tokenforge (token)"
+TOKENFORGE_WORKFLOW = "Tokenforge (workflow token)"  # the same server, a token with `workflow`: pushes only
 NGINX = "nginx + fcgiwrap"
 CGI = "Python CGI runner"
 FILE = "file://"
@@ -491,10 +495,15 @@ class Server:
     account: CpuAccount | None = None
     rss_pids: list[int] = field(default_factory=list)  # the server's own processes (not git's)
     authorization: str | None = None  # for wrk
+    pushes_only: bool = False  # another token on a server listed already: measured for pushes only
 
     @property
     def http(self) -> bool:
         return bool(self.procs)
+
+    @property
+    def tokenforge(self) -> bool:
+        return self.name in (TOKENFORGE, TOKENFORGE_WORKFLOW)
 
     def cpu(self) -> tuple[float, float] | None:
         """(all, own): CPU seconds so far of the server with its children, and of its own processes."""
@@ -586,10 +595,12 @@ class Bench:
         report.load.append(f"{_loadavg()} at start")
         servers = self.start_servers()
         report.cpu_method = self.accounts[0].method
+        pushers = servers
+        servers = [s for s in pushers if not s.pushes_only]
         http = [s for s in servers if s.http]
         report.idle_cpu_ms_per_s = self.idle_cpu(http)
         repos = ["small"] if self.args.quick else ["small", "medium", "history"]
-        pushed = "small" if self.args.quick else "history"
+        pushed = ["small"] if self.args.quick else ["small", "history"]
         # Warm-up: one clone each (page cache, the server's first-request imports); the clones of
         # small are kept as mirrors for the no-op fetch.
         self.mirrors = {s.name: self.work / f"mirror-{i}.git" for i, s in enumerate(servers)}
@@ -607,9 +618,10 @@ class Bench:
             for server in order:
                 timing = self.fetch(server)
                 report.samples.append(Sample(**asdict(timing), repo="small", op="no-op fetch", transport=server.name))
-            for server in order:
-                timing = self.push(server, self.sources[pushed])
-                report.samples.append(Sample(**asdict(timing), repo=pushed, op="push", transport=server.name))
+            for repo in pushed:
+                for server in _rotate(pushers, i):
+                    timing = self.push(server, self.sources[repo])
+                    report.samples.append(Sample(**asdict(timing), repo=repo, op="push", transport=server.name))
         report.load.append(f"{_loadavg()} after the clone, fetch and push runs")
         for i in range(self.args.large_runs):
             print(f"large clone {i + 1}/{self.args.large_runs} ({_loadavg()}) …", file=sys.stderr)
@@ -639,7 +651,11 @@ class Bench:
             issued = create_classic_token(
                 session, settings, user=alice, note="bench", scopes=["repo"], expires_at=None, now=now
             )
-            self.token, self.acme_id = issued.secret, acme.id
+            workflow = create_classic_token(
+                session, settings, user=alice, note="bench workflow", scopes=["repo", "workflow"], expires_at=None,
+                now=now,
+            )  # fmt: skip
+            self.token, self.workflow_token, self.acme_id = issued.secret, workflow.secret, acme.id
             for key in ("small", "medium", "history", "large"):
                 repo = create_repository(session, settings, owner=acme, name=f"bench-{key}", private=True, now=now)
                 self.repos[key] = Repo(key, repo.name, repo.id, repo_path(settings, repo))
@@ -734,6 +750,8 @@ class Bench:
             Server(CGI, f"http://127.0.0.1:{self.cgi_port}", [cgi], cgi_account, [cgi.pid]),
             Server(TOKENFORGE, f"http://alice:{self.token}@127.0.0.1:{self.tf_port}", [tf], tf_account, [tf.pid],
                    f"Basic {basic}"),
+            Server(TOKENFORGE_WORKFLOW, f"http://alice:{self.workflow_token}@127.0.0.1:{self.tf_port}", [tf],
+                   tf_account, [tf.pid], pushes_only=True),
         ]  # fmt: skip
 
     def idle_cpu(self, servers: list[Server], seconds: float = 1.0) -> dict[str, float]:
@@ -745,7 +763,7 @@ class Bench:
     # -- operations
 
     def url(self, server: Server, repo: Repo) -> str:
-        if server.name == TOKENFORGE:
+        if server.tokenforge:
             return f"{server.base}/acme/{repo.name}.git"
         return f"{server.base}/{repo.repo_id}.git"
 
@@ -767,7 +785,7 @@ class Bench:
         """Push ``source``'s main into a fresh empty repository (made by Tokenforge's service, or git init)."""
         self.pushes += 1
         name = f"push-{self.pushes}"
-        if server.name == TOKENFORGE:
+        if server.tokenforge:
             with self.db.unit_of_work() as session:
                 owner = session.get(Organization, self.acme_id)
                 assert owner is not None
@@ -905,7 +923,7 @@ def table(report: Report) -> str:
     ]
     for (repo, op), transports in _rows(report).items():
         base = transports.get(BASELINE)
-        for name in (TOKENFORGE, NGINX, CGI, FILE):
+        for name in (TOKENFORGE, TOKENFORGE_WORKFLOW, NGINX, CGI, FILE):
             if name not in transports:
                 continue
             row = transports[name]

@@ -3,16 +3,18 @@
 How they run, and why they cannot be bypassed:
 
 * The server writes the scripts below into ``<data_dir>/hooks`` at start and runs every
-  http-backend with ``core.hooksPath=<that dir>`` at command-line scope (``GIT_CONFIG_COUNT``,
-  the environment form of ``git -c``). That scope outranks the repository's own config, so a
-  repository's ``hooks/`` directory is never used, and repositories created before this code
-  (the demo's) get the same hooks with no migration.
+  ``git receive-pack`` (and upload-pack) with ``core.hooksPath=<that dir>`` at command-line
+  scope (``GIT_CONFIG_COUNT``, the environment form of ``git -c``). That scope outranks the
+  repository's own config, so a repository's ``hooks/`` directory is never used, and
+  repositories created before this code (the demo's) get the same hooks with no migration.
 * What a hook may allow is decided by the server, through ``authz.decide`` with
   ``WORKFLOWS_WRITE``, and handed down in environment variables that the server sets on the
-  child by name. A client cannot set an environment variable: http-backend gets only what
+  child by name. A client cannot set an environment variable: receive-pack gets only what
   ``http.py`` builds, never a copy of the request headers.
-* Missing or unexpected variables fail closed: the shell wrapper runs the Python check unless
-  told ``allow``, and the Python check refuses the ref if it cannot complete.
+* Missing or unexpected variables fail closed: the shell script allows a ref only when told
+  ``allow`` or when git itself shows that the update brings no change under
+  ``.github/workflows/``; otherwise the Python check runs, and it refuses the ref if it cannot
+  complete.
 
 The ``update`` hook runs once per ref and can refuse that ref alone, so other refs of the same
 push still land. Its reason goes to ``$TOKENFORGE_PUSH_DIR/rejected``; ``pktline.py`` puts it into
@@ -21,8 +23,8 @@ receive-pack's report, where git prints it as ``! [remote rejected] <ref> -> <re
 which the server reads to record the push (``repos.services.record_push``).
 
 The Python entry point (``python -m tokenforge.git.hooks update REF OLD NEW``) imports nothing
-from Tokenforge beyond ``messages``: it starts once per refused-candidate ref, and a light import
-keeps that to the interpreter's own start-up.
+from Tokenforge beyond ``messages``: it starts only for a ref whose new commits touch the
+workflow directory, and a light import keeps that to the interpreter's own start-up.
 """
 
 from __future__ import annotations
@@ -45,12 +47,40 @@ UPDATED_FILE = "updated"
 
 WORKFLOW_DIR = ".github/workflows/"
 
-# The allowed case exits in the shell, so the common push (a token with the grant, or a push
-# that the server already let through) pays no interpreter start-up. Anything but "allow" —
-# including an unset variable — runs the check.
+# The update hook decides in the shell whenever it can *allow*, so that the common push — a token
+# with the grant, a deletion, or commits that do not touch .github/workflows/ — pays no interpreter
+# start-up (~40 ms of CPU per ref). The shell never refuses: anything but positive evidence that
+# no new commit touches the directory runs the Python check, which alone refuses and words why.
+#
+# That evidence is the Python check's own first step, in git: the commits reachable from the new
+# value and from no existing ref (`rev-list NEW --not --all`, in receive-pack's quarantine), each
+# diffed against its parents (`diff-tree --stdin -r -c --root --no-renames`, as introduced_workflows
+# runs it) and limited to the directory. No commit, or no path listed → nothing to check → allowed;
+# Python would have returned the same (it also lets deletions and submodules through, which here
+# merely go on to Python). Any failure — a git that cannot run, an argument that is not an object
+# id, a pipeline cut short — leaves the evidence missing, and Python runs: the check fails closed.
+# "$3" goes to git only once it is known to be hex (receive-pack passes an object id there).
+# sh has no pipefail (`a | b` reports only b's status), so rev-list is not piped: its output is
+# taken whole and its status tested; diff-tree is then fed by the shell's printf builtin from that
+# string, and diff-tree's own status is tested (it reads its input to the end before succeeding).
+# Anything but "allow" in TOKENFORGE_WORKFLOWS — including an unset variable — means "check".
 _UPDATE = """#!/bin/sh
 # Tokenforge: the workflow rule (see tokenforge/git/hooks.py). Installed by the server; edits are overwritten.
 test "$TOKENFORGE_WORKFLOWS" = allow && exit 0
+case "$3" in
+*[!0-9a-f]* | "") ;;
+*[!0]*)
+	git=${TOKENFORGE_GIT:-git}
+	if revs=$("$git" rev-list "$3" --not --all); then
+		test -z "$revs" && exit 0
+		if paths=$(printf '%s\\n' "$revs" | "$git" diff-tree --stdin -r -c --root --no-renames --no-commit-id \\
+			--name-only -- .github/workflows/); then
+			test -z "$paths" && exit 0
+		fi
+	fi
+	;;
+*) exit 0 ;; # all zeros: a deletion adds nothing
+esac
 exec "$TOKENFORGE_PYTHON" -P -m tokenforge.git.hooks update "$@"
 """
 

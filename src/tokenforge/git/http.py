@@ -9,12 +9,21 @@ application. It sits inside ``AuthenticationMiddleware``, which has already turn
 Per request: parse the path, refuse failed credentials (401, with a different text for a
 password and a bad token), look up the repository's access facts (``services.repo_access``, a
 cache under the access generation) and let ``access.authorize`` — that is, ``authz.decide`` —
-answer; then run ``git http-backend`` for the repository's directory, which is named by id,
-never by the name in the URL. Every request of a clone or push is authorized on its own: a
-token revoked between the ref advertisement and the pack is refused at the pack.
+answer; then run git's own ``upload-pack`` or ``receive-pack`` with ``--stateless-rpc`` for the
+repository's directory, which is named by id, never by the name in the URL. Every request of a
+clone or push is authorized on its own: a token revoked between the ref advertisement and the
+pack is refused at the pack.
+
+What ``git http-backend`` did around those programs is done here, as http-backend 2.39 does it
+(http-backend.c): the ``# service=…`` pkt-line and flush before a protocol v0/v1 advertisement
+(none for v2, whose advertisement is the capability list), the content types and no-cache
+headers, the exact request content type (else 415), gzip request bodies (inflated on the fly),
+the 10 MiB bound on an upload-pack request, and ``GIT_COMMITTER_NAME``/``EMAIL`` for receive-pack.
+Dumb HTTP (files of the repository) is refused, as before.
 
 Nothing about a request's credentials is logged, and no exception text reaches the client:
-unexpected errors are logged here and answered with a bare 500.
+unexpected errors are logged here and answered with a bare 500. A client that leaves before the
+response has started gets nothing, and is logged at debug level only.
 """
 
 from __future__ import annotations
@@ -24,7 +33,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -38,7 +46,7 @@ from tokenforge.auth.middleware import authentication
 from tokenforge.authz.subjects import Anonymous, Principal
 from tokenforge.git import access, backend, hooks, messages
 from tokenforge.git.access import Grant, Refusal
-from tokenforge.git.pktline import ReportRewriter
+from tokenforge.git.pktline import FLUSH, ReportRewriter, pkt
 from tokenforge.repos.models import Repository
 from tokenforge.repos.services import record_push
 
@@ -54,6 +62,25 @@ _ROUTE = re.compile(r"/(?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?/(?P<endpoint>
 # Git-Protocol carries "version=2" and similar key=value pairs; anything else is not passed on.
 _PROTOCOL = re.compile(r"[A-Za-z0-9=:._-]{1,256}")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]{1,256}")
+# For GIT_COMMITTER_*: an address as uvicorn reports it (IPv4, IPv6), a login as the database has it.
+_ADDRESS = re.compile(r"[0-9A-Fa-f:.]{1,64}")
+_LOGIN = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+# http-backend's default http.maxRequestBuffer: the most an upload-pack request may inflate to.
+MAX_UPLOAD_REQUEST = 10 * 1024 * 1024
+_GZIP = frozenset({"gzip", "x-gzip"})
+# http-backend's hdr_nocache(): nothing of git's answers may be cached by a proxy.
+_NO_CACHE = [
+    (b"expires", b"Fri, 01 Jan 1980 00:00:00 GMT"),
+    (b"pragma", b"no-cache"),
+    (b"cache-control", b"no-cache, max-age=0, must-revalidate"),
+]
+_HEADERS = {
+    (service, kind): [(b"content-type", f"application/x-{service}-{kind}".encode()), *_NO_CACHE]
+    for service in (UPLOAD_PACK, RECEIVE_PACK)
+    for kind in ("advertisement", "result")
+}
+# The pkt-line that starts a protocol v0/v1 advertisement over HTTP, and the flush after it.
+_SERVICE_LINE = {service: pkt(f"# service={service}\n".encode()) + FLUSH for service in (UPLOAD_PACK, RECEIVE_PACK)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +93,10 @@ class _Route:
     @property
     def push(self) -> bool:
         return self.service == RECEIVE_PACK
+
+    @property
+    def advertisement(self) -> bool:
+        return self.endpoint == "info/refs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +111,17 @@ class GitHTTP:
         self.app = app
         self.services = services
         settings = services.settings
-        self.git = settings.git_binary
-        self.project_root = str(settings.repositories_dir.resolve())
+        # posix_spawn takes a path, not a name to look up: resolved once, here.
+        self.git = shutil.which(settings.git_binary) or settings.git_binary
+        self.repositories = str(settings.repositories_dir.resolve())
         self.hooks_dir = str(hooks.install(settings.data_dir.resolve() / "hooks"))
-        self.backend = _backend_command(self.git)
+        self.inherited_fds = backend.inherited_fds()
+        # Configuration at command-line scope (GIT_CONFIG_COUNT…, the environment form of
+        # ``git -c``): it outranks the repository's own config, so no repository can point its
+        # hooks elsewhere (see hooks.py), and it reaches receive-pack and every hook.
         self.env = backend.clean_environment(
-            {"GIT_PROJECT_ROOT": self.project_root, "GIT_HTTP_EXPORT_ALL": "1", hooks.PYTHON: sys.executable,
-             hooks.GIT: self.git}
-        )  # fmt: skip
+            {hooks.PYTHON: sys.executable, hooks.GIT: self.git, **_config({"core.hooksPath": self.hooks_dir})}
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,6 +134,19 @@ class GitHTTP:
         tracked = _TrackedSend(send)
         try:
             await self._handle(scope, receive, tracked)
+        except backend.ClientGone:
+            # Not an error of the server's: git was interrupted, or a load tester stopped.
+            log.debug("git client went away before the response: %s %s", scope["method"], path)
+        except backend.RequestRefused as exc:
+            # Raised only before the response started: the body was not gzip, or too large.
+            log.info("git request refused: %s %s: %s", scope["method"], path, exc.message)
+            await _reply(send, Refusal(exc.status, (exc.message,), reason="request body"))
+        except backend.BackendFailed as exc:
+            # The child's own last words are the useful part; a traceback of this module is not.
+            # A warning, not an error: a malformed request (anyone can send one) ends this way too.
+            log.warning("git request failed: %s %s: %s", scope["method"], path, exc)
+            if not tracked.started:
+                await _reply(send, Refusal(500, (messages.SERVER_ERROR,), reason="error"))
         except Exception:
             # Logged with its traceback here; the client gets a bare 500, or (once the response
             # has started and its status is gone) a cut-off response, which git reports as such.
@@ -130,8 +177,14 @@ class GitHTTP:
                      answer.reason)  # fmt: skip
             await _reply(send, answer)
             return
+        # Only now, as http-backend checks only once the service is allowed: the request's shape.
+        headers = _Headers.of(scope)
+        if not route.advertisement and (unsupported := _check_body(route, headers)) is not None:
+            await _reply(send, unsupported)
+            return
         grant, target = answer
-        await self._run(scope, receive, send, route=route, principal=principal, grant=grant, target=target)
+        await self._run(scope, receive, send, route=route, headers=headers, principal=principal, grant=grant,
+                        target=target)  # fmt: skip
 
     def _authorize(self, route: _Route, principal: Principal) -> tuple[Grant, _Target] | Refusal:
         # The access facts come from the shared per-(repository, user) cache under the access
@@ -147,28 +200,36 @@ class GitHTTP:
         return answer, _Target(resource.repo_id)
 
     async def _run(
-        self, scope: Scope, receive: Receive, send: Send, *, route: _Route, principal: Principal, grant: Grant,
-        target: _Target,
+        self, scope: Scope, receive: Receive, send: Send, *, route: _Route, headers: _Headers, principal: Principal,
+        grant: Grant, target: _Target,
     ) -> None:  # fmt: skip
+        # The directory is the repository's id, from the database: the name in the URL never
+        # reaches the filesystem, and nothing from the client reaches the command line.
+        directory = f"{self.repositories}/{target.repo_id}.git"
+        if not os.path.isdir(directory):
+            # The database knows the repository and the disk does not: http-backend answered 404.
+            log.error("repository %s has no directory %s", target.repo_id, directory)
+            await _reply(send, access.NOT_FOUND)
+            return
+        argv = [self.git, route.service.removeprefix("git-"), "--stateless-rpc"]
+        if route.advertisement:
+            argv.append("--advertise-refs")
+        argv.append(directory)
         env = dict(self.env)
-        env.update(_cgi_variables(scope, route, target, principal))
-        # Configuration at command-line scope (GIT_CONFIG_COUNT…, the environment form of
-        # ``git -c``): it outranks the repository's own config, so no repository can point its
-        # hooks elsewhere (see hooks.py), and it reaches receive-pack and every hook.
-        env.update(
-            _config(
-                {
-                    "core.hooksPath": self.hooks_dir,
-                    "http.receivepack": "true" if grant.push else "false",
-                    "http.uploadpack": "true",
-                    "http.getanyfile": "false",
-                }
-            )
-        )
-        argv = self.backend
+        env.update(_request_environment(scope, headers, principal))
+        version = _protocol_version(env.get("GIT_PROTOCOL", ""))
+        kind = "advertisement" if route.advertisement else "result"
+        response = _HEADERS[route.service, kind]
+        # http-backend writes the service line unless the client asked for protocol v2
+        # (determine_protocol_version_server() == protocol_v2), for either service.
+        prefix = _SERVICE_LINE[route.service] if route.advertisement and version != 2 else b""
+        body = not route.advertisement
+        gzip = headers.encoding in _GZIP
 
         if not (route.push and route.endpoint == RECEIVE_PACK):
-            await backend.serve(argv, env, receive, send)
+            await backend.serve(argv, env, receive, send, headers=response, prefix=prefix, request_body=body,
+                                gzip=gzip, limit=None if route.push else MAX_UPLOAD_REQUEST,
+                                close_fds=self.inherited_fds)  # fmt: skip
             return
 
         # A push: the hooks get the server's decision and a directory private to this push.
@@ -190,7 +251,8 @@ class GitHTTP:
                     log.exception("could not record the push to repository %s", target.repo_id)
 
             rewriter = ReportRewriter(lambda: hooks.read_rejections(push_dir))
-            await backend.serve(argv, env, receive, send, rewriter=rewriter, before_end=record)
+            await backend.serve(argv, env, receive, send, headers=response, request_body=True, gzip=gzip,
+                                rewriter=rewriter, before_end=record, close_fds=self.inherited_fds)  # fmt: skip
         finally:
             shutil.rmtree(push_dir, ignore_errors=True)
 
@@ -200,22 +262,6 @@ class GitHTTP:
             repo = session.get(Repository, repo_id)
             if repo is not None:
                 record_push(session, self.services.settings, repo, now=self.services.clock.now(), created_refs=created)
-
-
-def _backend_command(git: str) -> list[str]:
-    """``git-http-backend`` itself, found through ``git --exec-path``; else ``git http-backend``.
-
-    Running the program directly saves the ``git`` wrapper process (one exec per request) and
-    lets a kill on client disconnect reach http-backend at once.
-    """
-    try:
-        done = subprocess.run(
-            [git, "--exec-path"], capture_output=True, text=True, check=True, env=backend.clean_environment()
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return [git, "http-backend"]
-    program = Path(done.stdout.strip()) / "git-http-backend"
-    return [str(program)] if os.access(program, os.X_OK) else [git, "http-backend"]
 
 
 def _config(items: dict[str, str]) -> dict[str, str]:
@@ -246,42 +292,69 @@ def _route(scope: Scope) -> _Route | Refusal:
     return _Route(match["owner"], match["name"], endpoint, service)
 
 
-def _cgi_variables(scope: Scope, route: _Route, target: _Target, principal: Principal) -> dict[str, str]:
-    """The CGI variables for one request, each set by name from a checked value.
+@dataclass(frozen=True, slots=True)
+class _Headers:
+    """The request headers git's side cares about, as text (latin-1, as HTTP has it)."""
 
-    Nothing is copied wholesale from the request: a header becomes a variable only if listed
-    here, and only if its value is plain printable ASCII.
+    content_type: str
+    encoding: str
+    protocol: str
+
+    @classmethod
+    def of(cls, scope: Scope) -> _Headers:
+        found: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            if name in (b"content-type", b"content-encoding", b"git-protocol"):
+                found[name] = value
+        return cls(
+            found.get(b"content-type", b"").decode("latin-1"),
+            found.get(b"content-encoding", b"").decode("latin-1").strip().lower(),
+            found.get(b"git-protocol", b"").decode("latin-1"),
+        )
+
+
+def _check_body(route: _Route, headers: _Headers) -> Refusal | None:
+    """http-backend's check_content_type(): exactly ``application/x-git-…-request``, else 415."""
+    expected = f"application/x-{route.service}-request"
+    if headers.content_type != expected:
+        # The received type is echoed as http-backend does, but only if it is plain printable text.
+        received = headers.content_type if _HEADER_VALUE.fullmatch(headers.content_type) else ""
+        line = f"Expected POST with Content-Type '{expected}', but received '{received}' instead."
+        return Refusal(415, (line,), reason="content type")
+    if headers.encoding not in ("", "identity", *_GZIP):
+        # http-backend would pass such a body on undecoded, for git to fail on; git sends only gzip.
+        return Refusal(415, ("Unsupported Content-Encoding: only gzip is accepted.",), reason="content encoding")
+    return None
+
+
+def _request_environment(scope: Scope, headers: _Headers, principal: Principal) -> dict[str, str]:
+    """The variables one request adds to the child's environment, each set by name from a checked value.
+
+    Nothing is copied wholesale from the request. Git-Protocol becomes GIT_PROTOCOL (as
+    http-backend passes HTTP_GIT_PROTOCOL on) only if it is a plain ``key=value:…`` list;
+    GIT_COMMITTER_NAME/EMAIL are http-backend's (the user, ``user@http.<address>``), which
+    receive-pack uses for reflogs: the login comes from the database and the address from the
+    connection, each checked against its shape, and neither is anything git would act on.
     """
-    headers: dict[bytes, bytes] = {}
-    for name, value in scope["headers"]:
-        if name in (b"content-type", b"content-length", b"content-encoding", b"git-protocol"):
-            headers[name] = value
-    env = {
-        "REQUEST_METHOD": scope["method"],
-        # The directory is the repository's id: the name in the URL never reaches the filesystem.
-        "PATH_INFO": f"/{target.repo_id}.git/{route.endpoint}",
-        "QUERY_STRING": f"service={route.service}" if route.endpoint == "info/refs" else "",
-        "REMOTE_ADDR": (scope.get("client") or ("", 0))[0] or "",
-    }
+    env: dict[str, str] = {}
+    if headers.protocol and _PROTOCOL.fullmatch(headers.protocol):
+        env["GIT_PROTOCOL"] = headers.protocol
     login = getattr(principal, "login", None)
-    if login:
-        env["REMOTE_USER"] = login
-    for header, variable in (
-        (b"content-type", "CONTENT_TYPE"),
-        (b"content-length", "CONTENT_LENGTH"),
-        (b"content-encoding", "HTTP_CONTENT_ENCODING"),
-    ):
-        text = headers.get(header, b"").decode("latin-1")
-        if text and _HEADER_VALUE.fullmatch(text):
-            env[variable] = text
-    if "CONTENT_LENGTH" in env and not env["CONTENT_LENGTH"].isdigit():
-        del env["CONTENT_LENGTH"]
-    protocol = headers.get(b"git-protocol", b"").decode("latin-1")
-    if protocol and _PROTOCOL.fullmatch(protocol):
-        # http-backend reads the CGI form (HTTP_GIT_PROTOCOL) and passes GIT_PROTOCOL on to
-        # upload-pack; both are set so either generation of git picks it up.
-        env["GIT_PROTOCOL"] = env["HTTP_GIT_PROTOCOL"] = protocol
+    user = login if isinstance(login, str) and _LOGIN.fullmatch(login) else "anonymous"
+    address = (scope.get("client") or ("", 0))[0] or ""
+    host = address if _ADDRESS.fullmatch(address) else "(none)"
+    env["GIT_COMMITTER_NAME"] = user
+    env["GIT_COMMITTER_EMAIL"] = f"{user}@http.{host}"
     return env
+
+
+def _protocol_version(value: str) -> int:
+    """git's determine_protocol_version_server(): the highest ``version=N`` it knows, else 0."""
+    version = 0
+    for item in value.split(":"):
+        if item.startswith("version="):
+            version = max(version, {"0": 0, "1": 1, "2": 2}.get(item.removeprefix("version="), -1))
+    return version
 
 
 class _TrackedSend:
