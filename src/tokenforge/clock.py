@@ -3,6 +3,7 @@ control time without sleeping or patching."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -10,10 +11,18 @@ from typing import Protocol
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
+    def timestamp(self) -> float:
+        """``now()`` as POSIX seconds: what the per-request hot path compares (a float from
+        ``time.time()`` costs a quarter of ``datetime.now(UTC)``)."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def timestamp(self) -> float:
+        return time.time()
 
 
 class FixedClock:
@@ -24,6 +33,9 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self._now
+
+    def timestamp(self) -> float:
+        return self._now.timestamp()
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from tokenforge.auth import header as auth_header
 from tokenforge.auth.cache import PrincipalCache
 from tokenforge.auth.generation import Generation
-from tokenforge.auth.header import Presented, Scheme
+from tokenforge.auth.header import ALL_SCHEMES, Presented, Scheme
 from tokenforge.auth.usage import UsageRecorder
 from tokenforge.authz.subjects import Anonymous, Principal, TokenPrincipal
 from tokenforge.clock import Clock
@@ -25,10 +25,11 @@ from tokenforge.db import Database
 from tokenforge.tokens.lookup import TokenLookup
 
 ANONYMOUS = Anonymous()
+_BASIC = Scheme.BASIC  # a module global: cheaper to read per request than the enum's attribute
 
 
-@dataclass(frozen=True, slots=True)
-class Authentication:
+class Authentication(NamedTuple):
+    # A NamedTuple (immutable, cheap to build): one per request.
     principal: Principal
     presented: Presented | None = None  # what was sent (no secret in its repr)
     failed: bool = False  # credentials were sent and are not a live token
@@ -74,7 +75,8 @@ class Authenticator:
         # The in-memory cache is keyed by a keyed BLAKE2b of the token, never the token itself (a
         # heap dump must not yield usable secrets). BLAKE2b costs a third of HMAC-SHA256 here; the
         # stored digest stays HMAC-SHA256 (credentials/digest.py), which this key never reaches.
-        self._cache_key = hmac.digest(settings.peppers.current.key, b"tokenforge/verification-cache/v1", "sha256")
+        cache_key = hmac.digest(settings.peppers.current.key, b"tokenforge/verification-cache/v1", "sha256")
+        self._cache_hasher = hashlib.blake2b(key=cache_key, digest_size=16)
 
     def authenticate(self, value: str | None, *, ip: str | None, schemes: frozenset[Scheme]) -> Authentication:
         """``value``: the raw Authorization header, or None."""
@@ -84,10 +86,11 @@ class Authenticator:
             presented = auth_header.parse(value)
         except auth_header.MalformedAuthorization:
             return Authentication(ANONYMOUS, None, failed=True)
-        if presented.scheme not in schemes:
+        # ``is ALL_SCHEMES`` first: hashing an enum member runs Python code (Enum.__hash__).
+        if schemes is not ALL_SCHEMES and presented.scheme not in schemes:
             # e.g. Bearer sent to git: not credentials git understands, so git is asked for Basic.
             return NO_CREDENTIALS
-        if presented.scheme is Scheme.BASIC and not presented.username:
+        if presented.scheme is _BASIC and not presented.username:
             # An empty username makes Basic credentials invalid (GitHub's documented rule).
             return Authentication(ANONYMOUS, presented, failed=True)
         principal = self.token_principal(presented.secret, ip=ip)
@@ -98,12 +101,15 @@ class Authenticator:
     def token_principal(self, secret: str, *, ip: str | None) -> TokenPrincipal | None:
         if self._format.identify(secret) is None:
             return None
-        now = self.clock.now()
-        key = hashlib.blake2b(secret.encode(), key=self._cache_key, digest_size=16).digest()
+        now = self.clock.timestamp()
+        # A copy of a hasher already keyed: keying a new BLAKE2b costs a compression of the key block.
+        hasher = self._cache_hasher.copy()
+        hasher.update(secret.encode())
+        key = hasher.digest()
         generation = self.generation.current()
         principal = self.cache.get(key, generation, now)
         if principal is None:
-            principal = self._load(secret, now)
+            principal = self._load(secret, self.clock.now())
             if principal is None:
                 return None
             self.cache.put(key, principal, generation)

@@ -11,7 +11,6 @@ whatever the number of distinct tokens presented.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import NamedTuple
 
 from tokenforge.authz.subjects import TokenPrincipal
@@ -20,7 +19,10 @@ from tokenforge.authz.subjects import TokenPrincipal
 class _Entry(NamedTuple):
     principal: TokenPrincipal
     generation: int
-    expires_at: datetime | None
+    expires_at: float  # POSIX seconds; infinity for a token without expiry
+
+
+_FOREVER = float("inf")
 
 
 class PrincipalCache:
@@ -30,13 +32,10 @@ class PrincipalCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: bytes, generation: int, now: datetime) -> TokenPrincipal | None:
+    def get(self, key: bytes, generation: int, now: float) -> TokenPrincipal | None:
+        """``now``: POSIX seconds (``Clock.timestamp()``)."""
         entry = self._entries.get(key)
-        if (
-            entry is None
-            or entry.generation != generation
-            or (entry.expires_at is not None and now >= entry.expires_at)
-        ):
+        if entry is None or entry.generation != generation or now >= entry.expires_at:
             self.misses += 1
             return None
         self.hits += 1
@@ -52,7 +51,8 @@ class PrincipalCache:
                 del entries[next(iter(entries))]
             except (StopIteration, KeyError, RuntimeError):  # concurrent eviction by another thread
                 break
-        entries[key] = _Entry(principal, generation, principal.expires_at)
+        expires = principal.expires_at
+        entries[key] = _Entry(principal, generation, _FOREVER if expires is None else expires.timestamp())
 
     def clear(self) -> None:
         self._entries.clear()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 MAX_HEADER = 4096  # far above any real token; bounds the work done on hostile input
 
@@ -25,8 +25,9 @@ ALL_SCHEMES = frozenset(Scheme)
 BASIC_ONLY = frozenset({Scheme.BASIC})
 
 
-@dataclass(frozen=True, slots=True)
-class Presented:
+class Presented(NamedTuple):
+    # A NamedTuple, immutable like a frozen dataclass at a third of its construction cost: one is
+    # built for every authenticated request.
     scheme: Scheme
     secret: str = ""
     username: str = ""  # Basic only; never used to authenticate (any non-empty name is accepted)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, select, update
 
@@ -23,7 +23,7 @@ RECENT_IPS = 5  # GitLab keeps the last five
 
 @dataclass
 class _Usage:
-    last_used: datetime
+    last_used: float  # POSIX seconds: recorded on every request, where a datetime costs 4× a float
     ips: list[str] = field(default_factory=list)  # most recent first, distinct
 
 
@@ -33,7 +33,8 @@ class UsageRecorder:
         self._lock = threading.Lock()
         self.flushes = 0
 
-    def record(self, token_id: int, ip: str | None, now: datetime) -> None:
+    def record(self, token_id: int, ip: str | None, now: float) -> None:
+        """``now``: POSIX seconds (``Clock.timestamp()``)."""
         usage = self._pending.get(token_id)
         if usage is None:
             with self._lock:
@@ -63,7 +64,8 @@ class UsageRecorder:
                     if token_id not in stored:
                         continue  # deleted since
                     merged = usage.ips + [ip for ip in (stored[token_id] or []) if ip not in usage.ips]
-                    rows.append({"tid": token_id, "used": usage.last_used, "ips": merged[:RECENT_IPS]})
+                    used = datetime.fromtimestamp(usage.last_used, UTC)
+                    rows.append({"tid": token_id, "used": used, "ips": merged[:RECENT_IPS]})
                 if rows:
                     session.connection().execute(
                         update(Token.__table__)  # type: ignore[arg-type]

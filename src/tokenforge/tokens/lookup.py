@@ -128,7 +128,7 @@ class TokenLookup:
         expiry = as_utc(expires_at)
         if expiry is not None and now >= expiry:
             return None
-        start = as_utc(regenerated_at) or as_utc(created_at)
+        start = as_utc(regenerated_at or created_at)  # one parse, not two: ~1 µs each on SQLite
         lifetime = None if expiry is None or start is None else expiry - start
         if kind is TokenKind.CLASSIC:
             names = tuple(s for s in (scopes or "").split(",") if s)

@@ -164,6 +164,16 @@ def test_cache_is_bounded(now: datetime) -> None:
     for i in range(10):
         cache.put(bytes([i]), principal, generation=0)
     assert len(cache) == 3
-    assert cache.get(bytes([9]), 0, now) is principal
-    assert cache.get(bytes([0]), 0, now) is None
-    assert cache.get(bytes([9]), 1, now) is None  # another generation: stale
+    at = now.timestamp()
+    assert cache.get(bytes([9]), 0, at) is principal
+    assert cache.get(bytes([0]), 0, at) is None
+    assert cache.get(bytes([9]), 1, at) is None  # another generation: stale
+
+
+def test_cache_entry_ends_at_the_token_expiry(now: datetime) -> None:
+    cache = PrincipalCache()
+    expires = now + timedelta(minutes=5)
+    principal = ClassicToken(user_id=1, login="a", token_id=1, lifetime=None, expires_at=expires, settings_url="")
+    cache.put(b"k", principal, generation=0)
+    assert cache.get(b"k", 0, (expires - timedelta(seconds=1)).timestamp()) is principal
+    assert cache.get(b"k", 0, expires.timestamp()) is None  # expired at the instant, not a second later
