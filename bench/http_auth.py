@@ -15,6 +15,8 @@ One Tokenforge server process (uvicorn, one worker) pinned to CPU 0, wrk on CPU 
     .venv/bin/python bench/http_auth.py                 # SQLite and PostgreSQL, 10 s runs (~5 min)
     .venv/bin/python bench/http_auth.py --quick         # 3 s runs, 2,000 tokens
     .venv/bin/python bench/http_auth.py --memory-seconds 300   # the 5-minute memory run
+    .venv/bin/python bench/http_auth.py --tokens 1000000 --repos 100000 --rotate 10000 --memory-seconds 0
+                                                        # target 6: the same loads over 1,000,000 tokens
 """
 
 from __future__ import annotations
@@ -146,7 +148,9 @@ def warm(base: str, seconds: int = 2) -> None:
 def bench(kind: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     seconds = args.seconds
-    with database(kind, args.tokens, args.repos) as (url, tmp, fine, repo_of):
+    with database(kind, args.tokens, args.repos) as (url, tmp, every_fine, repo_of):
+        # --rotate: the scale run's rotation is the default run's size, in a larger database.
+        fine = every_fine[: args.rotate or None]
         rotation = tmp / "rotation.txt"
         rotation.write_text("".join(f"{t} /api/v3/repos/acme/{repo_of[t]}\n" for t in fine))
         script = tmp / "rotate.lua"
@@ -221,6 +225,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=20_000, help="tokens in the database (half rotate)")
     parser.add_argument("--repos", type=int, default=1_000)
+    parser.add_argument("--rotate", type=int, help="tokens in the rotation (default: half)")
     parser.add_argument("--cache", type=int, default=1_000, help="entries in each cache for the cold run")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--memory-seconds", type=int, default=60)

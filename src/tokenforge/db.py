@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event, text
+from sqlalchemy import DateTime, MetaData, Select, TypeDecorator, create_engine, event, func, select, text
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -204,6 +204,11 @@ def safe_url(url: str) -> str:
 
 def first_line(exc: object) -> str:
     return (str(exc).strip().splitlines() or ["unknown error"])[0]
+
+
+def count_rows(session: Session, query: Select[Any]) -> int:
+    """How many rows ``query`` returns, counted by the database (its ORDER BY dropped)."""
+    return int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
 
 
 def utcnow() -> datetime:

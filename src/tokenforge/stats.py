@@ -3,6 +3,7 @@ benchmarks in bench/ and for operators. Counters since the process started; no s
 
 from __future__ import annotations
 
+import os
 import resource
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,8 @@ class WriteCounter:
 def snapshot(services: Services, writes: WriteCounter) -> dict[str, Any]:
     auth = services.authenticator
     return {
+        # Which process answered: with several workers behind one port, each has its own figures.
+        "pid": os.getpid(),
         "token_queries": services.lookup.queries,
         "repository_queries": services.repo_access.queries,
         "document_queries": services.repo_reads.queries,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import httpx
@@ -29,6 +30,7 @@ def test_stats_count_queries_cache_hits_and_writes(settings: Settings, db: Datab
         assert stats["writes"]["statements"] == 0  # nothing written on the request path
         assert stats["usage"]["pending_tokens"] == 1
         assert stats["rss_kib"] > 0
+        assert stats["pid"] == os.getpid()  # the live server is a thread of this process
         server.services.flush_usage()
         after = httpx.get(f"{server.url}/-/stats").json()
         assert after["writes"]["by_table"] == {"tokens": 1}  # one batched UPDATE for last-used

@@ -20,6 +20,7 @@ from tokenforge.clock import FixedClock
 from tokenforge.config import Settings
 from tokenforge.orgs.services import get_org, set_member
 from tokenforge.tokens.models import Token
+from tokenforge.web.tokens import LIST_PAGE
 from webui import PASSWORD, WebClient, csrf_of, field_errors, secret_in, web_server
 
 NEW_CLASSIC = "/settings/tokens/new"
@@ -382,6 +383,35 @@ def test_lists_are_newest_first_with_githubs_wording(site: Site) -> None:
     with site.server.services.db.unit_of_work() as session:
         session.execute(update(Token).values(last_used_at=site.clock.now() - timedelta(days=400)))
     assert "Last used more than a year ago" in client.page("/settings/tokens")
+
+
+def test_long_lists_are_paged_newest_first(site: Site) -> None:
+    client = site.signed_in("alice")
+    with site.server.services.db.unit_of_work() as session:
+        alice = get_user(session, "alice")
+        for i in range(LIST_PAGE + 3):
+            site.clock.advance(timedelta(seconds=1))
+            factories.classic(session, site.server.settings, alice, site.clock.now(), "gist", note=f"ci-{i:02d}")
+        factories.fine_grained(session, site.server.settings, alice, site.clock.now(), name="only one")
+
+    def names(path: str) -> list[str]:
+        return re.findall(r'class="token-name" href="/settings/[a-z-]+/\d+">([^<]+)</a>', client.page(path))
+
+    first = client.page("/settings/tokens")
+    assert names("/settings/tokens") == [f"ci-{i:02d}" for i in range(LIST_PAGE + 2, 2, -1)]
+    assert 'rel="next" href="/settings/tokens?page=2"' in first
+    assert 'rel="prev"' not in first
+    second = client.page("/settings/tokens?page=2")
+    assert names("/settings/tokens?page=2") == ["ci-02", "ci-01", "ci-00"]
+    assert 'rel="prev" href="/settings/tokens"' in second
+    assert 'rel="next"' not in second
+    beyond = client.page("/settings/tokens?page=7")
+    assert "Nothing on this page." in beyond
+    assert "You have no personal access tokens" not in beyond
+    # Each kind is paged on its own: the fine-grained list has its one token and no pager.
+    fine_list = client.page("/settings/personal-access-tokens")
+    assert names("/settings/personal-access-tokens") == ["only one"]
+    assert 'class="pager"' not in fine_list
 
 
 def test_the_settings_menu_reaches_every_section(site: Site) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Path, Request
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from tokenforge.accounts.models import User
@@ -31,6 +31,7 @@ from tokenforge.auth.middleware import authentication
 from tokenforge.authz.policy import Decision, decide
 from tokenforge.authz.requirements import Requirement
 from tokenforge.authz.subjects import Anonymous, Principal, Resource
+from tokenforge.db import count_rows
 from tokenforge.repos.models import Repository
 from tokenforge.repos.services import repository_resource
 
@@ -199,7 +200,7 @@ def paginate_list(request: Request, items: Sequence[T]) -> tuple[list[T], dict[s
 
 def paginate_query(request: Request, session: Session, query: Select[Any]) -> tuple[list[Any], dict[str, str]]:
     page, per_page = page_params(request)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    total = count_rows(session, query)
     chunk = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
     link = link_header(request, page, per_page, total)
     return chunk, ({"Link": link} if link else {})

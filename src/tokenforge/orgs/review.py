@@ -12,15 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from tokenforge.accounts.models import Account, Organization, User
 from tokenforge.audit.services import record
 from tokenforge.auth.generation import access_changed
-from tokenforge.authz.subjects import Approval
+from tokenforge.authz.subjects import Approval, RepositorySelection
+from tokenforge.credentials.permissions import CATALOG
 from tokenforge.errors import Invalid, NotFound
 from tokenforge.mail import Mail, Mailer, send_after_commit
+from tokenforge.repos.models import Repository
 from tokenforge.tokens.models import FineGrainedGrant, Token, TokenRepository, TokenRequest
 
 UNCHANGED = object()
@@ -277,22 +279,29 @@ def _common(query: Select[Any], filters: Filters) -> Select[Any]:
     return query
 
 
-def requests_query(org: Organization, filters: Filters, *, status: str = "pending") -> Select[Any]:
-    """Requests of live tokens; ``permission``/``repository`` are applied by ``matches``."""
-    return _common(
+def requests_query(
+    org: Organization, filters: Filters, *, status: str = "pending", oldest_first: bool = False
+) -> Select[Any]:
+    """Requests of live tokens, newest first. Every filter is applied here but ``repository``,
+    which looks inside each request's JSON list of repository ids: ``matches`` applies it."""
+    order = (TokenRequest.created_at, TokenRequest.id)
+    query = _common(
         select(TokenRequest)
         .join(Token, Token.id == TokenRequest.token_id)
         .join(User, User.id == Token.user_id)
         .where(TokenRequest.org_id == org.id, TokenRequest.status == status, Token.revoked_at.is_(None))
         .options(selectinload(TokenRequest.token).selectinload(Token.user))
-        .order_by(TokenRequest.created_at.desc(), TokenRequest.id.desc()),
+        .order_by(*(order if oldest_first else (c.desc() for c in order))),
         filters,
     )
+    return _holding(query, TokenRequest.permissions, filters)
 
 
-def grants_query(org: Organization, filters: Filters) -> Select[Any]:
-    """Approved grants of live tokens; ``permission``/``repository`` are applied by ``matches``."""
-    return _common(
+def grants_query(org: Organization, filters: Filters, *, oldest_first: bool = False) -> Select[Any]:
+    """Approved grants of live tokens, newest first, with every filter applied in SQL: an
+    organization with half a million grants is one LIMIT/OFFSET away from any page of them."""
+    order = (Token.created_at, Token.id)
+    query = _common(
         select(FineGrainedGrant)
         .join(Token, Token.id == FineGrainedGrant.token_id)
         .join(User, User.id == Token.user_id)
@@ -302,9 +311,41 @@ def grants_query(org: Organization, filters: Filters) -> Select[Any]:
             Token.revoked_at.is_(None),
         )
         .options(selectinload(FineGrainedGrant.token).selectinload(Token.user))
-        .order_by(Token.created_at.desc(), Token.id.desc()),
+        .order_by(*(order if oldest_first else (c.desc() for c in order))),
         filters,
     )
+    query = _holding(query, FineGrainedGrant.permissions, filters)
+    if filters.repository:
+        # What ``matches`` says of a grant, in SQL: all repositories, or a selection naming it.
+        selected = (
+            select(TokenRepository.token_id)
+            .join(Repository, Repository.id == TokenRepository.repo_id)
+            .where(
+                TokenRepository.token_id == FineGrainedGrant.token_id,
+                Repository.owner_id == org.id,
+                Repository.name_key == filters.repository.lower(),
+            )
+            .exists()
+        )
+        query = query.where(
+            or_(
+                FineGrainedGrant.repository_selection == RepositorySelection.ALL.value,
+                and_(FineGrainedGrant.repository_selection == RepositorySelection.SUBSET.value, selected),
+            )
+        )
+    return query
+
+
+def _holding(query: Select[Any], permissions: Any, filters: Filters) -> Select[Any]:
+    """Only rows whose JSON permission map has the key ``filters.permission``."""
+    if not filters.permission:
+        return query
+    if filters.permission not in CATALOG:
+        # No token holds a permission that does not exist; and the key never reaches a JSON path
+        # unless it is one of the catalog's plain names.
+        return query.where(false())
+    # JSON_EXTRACT(…, '$."key"') on SQLite, ->> 'key' on PostgreSQL: NULL when the key is absent.
+    return query.where(permissions[filters.permission].as_string().is_not(None))
 
 
 def matches(filters: Filters, *, permissions: dict[str, object], selection: str, repository_names: set[str]) -> bool:

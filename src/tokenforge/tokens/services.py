@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -362,8 +363,11 @@ def _check_repositories(
     return unique
 
 
-def list_tokens(session: Session, user: User, kind: TokenKind | None = None) -> list[Token]:
-    """The user's live (unrevoked) tokens, newest first. Expired ones are included."""
+def tokens_query(user: User, kind: TokenKind | None = None) -> Select[Any]:
+    """The user's live (unrevoked) tokens, newest first. Expired ones are included.
+
+    A query, not a list, so that the web reads one page of it (LIMIT/OFFSET).
+    """
     query = (
         select(Token)
         .where(Token.user_id == user.id, Token.revoked_at.is_(None))
@@ -372,7 +376,12 @@ def list_tokens(session: Session, user: User, kind: TokenKind | None = None) -> 
     )
     if kind is not None:
         query = query.where(Token.kind == kind.value)
-    return list(session.scalars(query))
+    return query
+
+
+def list_tokens(session: Session, user: User, kind: TokenKind | None = None) -> list[Token]:
+    """Every one of ``tokens_query``'s tokens (the CLI's listing)."""
+    return list(session.scalars(tokens_query(user, kind)))
 
 
 def get_token(session: Session, token_id: int) -> Token:

@@ -12,13 +12,14 @@ from tokenforge.credentials.format import TokenKind
 from tokenforge.errors import TokenforgeError
 from tokenforge.tokens.services import (
     create_classic_token,
-    list_tokens,
     regenerate_token,
+    tokens_query,
     update_classic_token,
 )
 from tokenforge.web.core import MAX_FORM_BYTES, WebContext, WebRoute, context
 from tokenforge.web.forms import ClassicForm, Expiration, errors_of, expiration_options
-from tokenforge.web.tokens import CLASSIC_LIST, delete, delete_form, owned_token, row, show_once
+from tokenforge.web.paging import page_number, page_of, pager
+from tokenforge.web.tokens import CLASSIC_LIST, LIST_PAGE, delete, delete_form, owned_token, row, show_once
 
 router = APIRouter(route_class=WebRoute, max_body_size=MAX_FORM_BYTES)
 
@@ -53,8 +54,11 @@ def classic_list(request: Request) -> Response:
     ctx = context(request)
     with ctx.unit_of_work() as session:
         user = ctx.require_user(session)
-        rows = [row(t, ctx.now) for t in list_tokens(session, user, TokenKind.CLASSIC)]
-    return ctx.render("classic_list.html", {"tokens": rows, "nav": "classic"})
+        number = page_number(ctx.query("page"))
+        tokens, more = page_of(session, tokens_query(user, TokenKind.CLASSIC), number, LIST_PAGE)
+        rows = [row(t, ctx.now) for t in tokens]
+        values = {"tokens": rows, "pager": pager(request, number, has_next=more), "nav": "classic"}
+    return ctx.render("classic_list.html", values)
 
 
 @router.get(CLASSIC_LIST + "/new")

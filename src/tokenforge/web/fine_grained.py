@@ -12,8 +12,8 @@ from tokenforge.credentials.format import TokenKind
 from tokenforge.errors import TokenforgeError
 from tokenforge.tokens.services import (
     create_fine_grained_token,
-    list_tokens,
     regenerate_token,
+    tokens_query,
     update_fine_grained_token,
 )
 from tokenforge.web.choices import OwnerChoice, RepoChoice, owner_choices, repository_choices
@@ -27,8 +27,18 @@ from tokenforge.web.forms import (
     expiration_options,
 )
 from tokenforge.web.org_rows import pending_ask
+from tokenforge.web.paging import page_number, page_of, pager
 from tokenforge.web.present import GROUP_TITLES, level_label
-from tokenforge.web.tokens import FINE_GRAINED_LIST, TokenRow, delete, delete_form, owned_token, row, show_once
+from tokenforge.web.tokens import (
+    FINE_GRAINED_LIST,
+    LIST_PAGE,
+    TokenRow,
+    delete,
+    delete_form,
+    owned_token,
+    row,
+    show_once,
+)
 
 router = APIRouter(route_class=WebRoute, max_body_size=MAX_FORM_BYTES)
 
@@ -99,8 +109,11 @@ def fine_grained_list(request: Request) -> Response:
     ctx = context(request)
     with ctx.unit_of_work() as session:
         user = ctx.require_user(session)
-        rows = [row(t, ctx.now) for t in list_tokens(session, user, TokenKind.FINE_GRAINED)]
-    return ctx.render("fine_grained_list.html", {"tokens": rows, "nav": "fine_grained"})
+        number = page_number(ctx.query("page"))
+        tokens, more = page_of(session, tokens_query(user, TokenKind.FINE_GRAINED), number, LIST_PAGE)
+        rows = [row(t, ctx.now) for t in tokens]
+        values = {"tokens": rows, "pager": pager(request, number, has_next=more), "nav": "fine_grained"}
+    return ctx.render("fine_grained_list.html", values)
 
 
 @router.get(FINE_GRAINED_LIST + "/new")

@@ -86,7 +86,6 @@ class RequestRow:
     upgrade: bool  # the token is approved and this asks for more
     more: list[str] = field(default_factory=list)  # what an upgrade adds to the approved grant
     approved: list[str] = field(default_factory=list)  # an upgrade's approved grant, summarized
-    repository_keys: set[str] = field(default_factory=set)
 
 
 def request_rows(session: Session, owner: Account, requests: Sequence[TokenRequest], now: datetime) -> list[RequestRow]:
@@ -115,7 +114,6 @@ def request_rows(session: Session, owner: Account, requests: Sequence[TokenReque
             expired=present.is_expired(token.expires_at, now),
             last_used=present.last_used(token.last_used_at, now),
             upgrade=request.upgrade,
-            repository_keys={n.key for n in asked},
         )
         grant = grants.get(token.id)
         if request.upgrade and grant is not None:
@@ -143,9 +141,6 @@ class GrantRow:
     last_used: str
     last_used_at: str
     granted_at: str
-    repository_keys: set[str] = field(default_factory=set)
-    permissions: dict[str, object] = field(default_factory=dict)
-    selection: str = "none"
 
 
 def grant_rows(session: Session, owner: Account, grants: Sequence[FineGrainedGrant], now: datetime) -> list[GrantRow]:
@@ -167,9 +162,6 @@ def grant_rows(session: Session, owner: Account, grants: Sequence[FineGrainedGra
                 last_used=present.last_used(token.last_used_at, now),
                 last_used_at="" if token.last_used_at is None else present.timestamp(token.last_used_at),
                 granted_at=present.timestamp(grant.access_granted_at),
-                repository_keys={n.key for n in names},
-                permissions=dict(grant.permissions),
-                selection=grant.repository_selection,
             )
         )
     return rows

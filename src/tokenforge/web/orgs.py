@@ -13,11 +13,10 @@ linked from the owners' daily digest mail (jobs/maintenance.py), so it must not 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tokenforge.accounts.models import Organization, User
@@ -30,8 +29,9 @@ from tokenforge.authz.requirements import (
     ORG_TOKENS_WRITE,
     Requirement,
 )
+from tokenforge.db import count_rows
 from tokenforge.errors import NotFound, TokenforgeError, Unavailable
-from tokenforge.orgs.review import Filters, grants_query, matches, requests_query, review, revoke_grants, set_policy
+from tokenforge.orgs.review import Filters, grants_query, requests_query, review, revoke_grants, set_policy
 from tokenforge.orgs.services import get_org, org_role
 from tokenforge.repos.models import Repository
 from tokenforge.web.chrome import org_resource
@@ -46,7 +46,7 @@ from tokenforge.web.org_forms import (
     revoke_choice,
 )
 from tokenforge.web.org_rows import GrantRow, RequestRow, grant_rows, request_rows
-from tokenforge.web.paging import Pager, page_number, pager
+from tokenforge.web.paging import Pager, page_number, page_of, pager
 
 router = APIRouter(route_class=WebRoute, max_body_size=MAX_FORM_BYTES)
 
@@ -90,13 +90,7 @@ def authorized_org(ctx: WebContext, session: Session, user: User, login: str, re
 
 def _header(session: Session, org: Organization) -> OrgHeader:
     # Counted over the service's own query, so the tab counts exactly what the list shows.
-    pending = requests_query(org, Filters()).order_by(None).subquery()
-    return OrgHeader(org.login, int(session.scalar(select(func.count()).select_from(pending)) or 0))
-
-
-def _page_of(items: list[Any], number: int) -> tuple[list[Any], bool]:
-    start = (number - 1) * PER_PAGE
-    return items[start : start + PER_PAGE], len(items) > start + PER_PAGE
+    return OrgHeader(org.login, count_rows(session, requests_query(org, Filters())))
 
 
 def _plural(n: int, noun: str) -> str:
@@ -181,11 +175,10 @@ def _requests_page(
     status: int = 200,
 ) -> Response:
     number = page_number(ctx.query("page"))
-    pending = list(session.scalars(requests_query(org, Filters())))
-    shown, more = _page_of(pending, number)
+    shown, more = page_of(session, requests_query(org, Filters()), number, PER_PAGE)
     rows: list[RequestRow] = request_rows(session, org, shown, ctx.now)
     values = {
-        "org": OrgHeader(org.login, len(pending)),
+        "org": _header(session, org),
         "rows": rows,
         "pager": pager(ctx.request, number, has_next=more),
         "errors": errors or {},
@@ -274,14 +267,9 @@ def _active_page(
 ) -> Response:
     number = page_number(ctx.query("page"))
     entered = GrantFilters.parse(dict(ctx.request.query_params.items()))
-    filters = entered.filters
-    rows: list[GrantRow] = [
-        row
-        for row in grant_rows(session, org, list(session.scalars(grants_query(org, filters))), ctx.now)
-        # What the query cannot express (inside the JSON permission map, the selection).
-        if matches(filters, permissions=row.permissions, selection=row.selection, repository_names=row.repository_keys)
-    ]
-    shown, more = _page_of(rows, number)
+    query = grants_query(org, entered.filters)  # every filter in SQL: a page costs a page, not the list
+    grants, more = page_of(session, query, number, PER_PAGE)
+    shown: list[GrantRow] = grant_rows(session, org, grants, ctx.now)
     repositories = list(
         session.scalars(select(Repository.name).where(Repository.owner_id == org.id).order_by(Repository.name_key))
     )
@@ -289,7 +277,7 @@ def _active_page(
     values = {
         "org": _header(session, org),
         "rows": shown,
-        "total": len(rows),
+        "total": count_rows(session, query),
         "pager": page_pager,
         "filters": entered,
         "repositories": repositories,

@@ -29,6 +29,9 @@ TOKEN_SETTINGS = Requirement(
 
 CLASSIC_LIST = "/settings/tokens"
 FINE_GRAINED_LIST = "/settings/personal-access-tokens"
+# Tokens per page of a list: a page is read with LIMIT/OFFSET, so an account with thousands of
+# tokens (a CI fleet's) costs a page, not the list.
+LIST_PAGE = 50
 
 
 def owned_token(ctx: WebContext, session: Session, user: User, raw_id: str, kind: TokenKind) -> Token:

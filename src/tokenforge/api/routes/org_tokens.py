@@ -25,6 +25,7 @@ from tokenforge.api.context import (
     authorize,
     current_user,
     paginate_list,
+    paginate_query,
     requires,
     services,
     unit_of_work,
@@ -154,10 +155,8 @@ def _repo_names(session: Session, token_id: int, ids: list[int] | None = None) -
     return set(session.scalars(select(Repository.name_key).where(Repository.id.in_(ids)))) if ids else set()
 
 
-def _ordered(request: Request, items: list[Any]) -> list[Any]:
-    if request.query_params.get("direction", "desc") == "asc":
-        items.reverse()
-    return items
+def _oldest_first(request: Request) -> bool:
+    return request.query_params.get("direction", "desc") == "asc"
 
 
 @router.get("/orgs/{org}/personal-access-token-requests")
@@ -166,17 +165,23 @@ def list_requests(request: Request, org: str) -> Response:
     filters = _filters(request)
     with unit_of_work(request) as session:
         organization = _org(request, session, org)
-        items = [
-            r
-            for r in session.scalars(org_review.requests_query(organization, filters))
-            if org_review.matches(
-                filters,
-                permissions=r.permissions,
-                selection=r.repository_selection,
-                repository_names=_repo_names(session, r.token_id, r.repository_ids),
-            )
-        ]
-        page, headers = paginate_list(request, _ordered(request, items))
+        query = org_review.requests_query(organization, filters, oldest_first=_oldest_first(request))
+        if filters.repository is None:
+            page, headers = paginate_query(request, session, query)
+        else:
+            # The repository filter looks inside each request's JSON list of ids, which the query
+            # does not: the (pending, so few) requests are filtered here.
+            items = [
+                r
+                for r in session.scalars(query)
+                if org_review.matches(
+                    filters,
+                    permissions=r.permissions,
+                    selection=r.repository_selection,
+                    repository_names=_repo_names(session, r.token_id, r.repository_ids),
+                )
+            ]
+            page, headers = paginate_list(request, items)
         return GitHubJSON([_request_json(request, organization, r) for r in page], headers=headers)
 
 
@@ -258,17 +263,9 @@ def list_grants(request: Request, org: str) -> Response:
     filters = _filters(request)
     with unit_of_work(request) as session:
         organization = _org(request, session, org)
-        items = [
-            g
-            for g in session.scalars(org_review.grants_query(organization, filters))
-            if org_review.matches(
-                filters,
-                permissions=g.permissions,
-                selection=g.repository_selection,
-                repository_names=_repo_names(session, g.token_id),
-            )
-        ]
-        page, headers = paginate_list(request, _ordered(request, items))
+        # Every filter is in the query: a page is one LIMIT/OFFSET, whatever the number of grants.
+        query = org_review.grants_query(organization, filters, oldest_first=_oldest_first(request))
+        page, headers = paginate_query(request, session, query)
         return GitHubJSON([_grant_json(request, organization, g) for g in page], headers=headers)
 
 
