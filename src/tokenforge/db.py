@@ -206,9 +206,11 @@ def first_line(exc: object) -> str:
     return (str(exc).strip().splitlines() or ["unknown error"])[0]
 
 
-def count_rows(session: Session, query: Select[Any]) -> int:
-    """How many rows ``query`` returns, counted by the database (its ORDER BY dropped)."""
-    return int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
+def count_rows(session: Session, query: Select[Any], *, cap: int | None = None) -> int:
+    """How many rows ``query`` returns, counted by the database (its ORDER BY dropped); with
+    ``cap``, at most ``cap + 1``: enough to say "more than cap" without reading every row."""
+    counted = query.order_by(None) if cap is None else query.order_by(None).limit(cap + 1)
+    return int(session.scalar(select(func.count()).select_from(counted.subquery())) or 0)
 
 
 def utcnow() -> datetime:

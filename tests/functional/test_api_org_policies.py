@@ -15,6 +15,7 @@ from smtp import Inbox, smtp_server
 from tokenforge.accounts.services import get_user
 from tokenforge.config import Settings
 from tokenforge.db import Database
+from tokenforge.orgs import review as org_review
 from tokenforge.orgs.services import get_org
 
 pytestmark = pytest.mark.slow
@@ -212,7 +213,7 @@ def test_review_endpoints_need_an_owner_with_the_scope(org: Org) -> None:
     assert missing.status_code == 404
 
 
-def test_lists_paginate_and_filter(org: Org) -> None:
+def test_lists_paginate_and_filter(org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
     with org.db.unit_of_work() as s:
         factories.user(s, "dave", org.now)
         from tokenforge.authz.roles import OrgRole
@@ -256,6 +257,16 @@ def test_lists_paginate_and_filter(org: Org) -> None:
     page = org.call("GET", "/orgs/acme/personal-access-tokens?per_page=2&page=3", org.owner)
     assert len(page.json()) == 1
     assert 'rel="prev"' in page.headers["Link"]
+    # Past the count cap the total is unknown: next while there is one, and no last.
+    monkeypatch.setattr(org_review, "COUNT_CAP", 3)
+    first = org.call("GET", "/orgs/acme/personal-access-tokens?per_page=2", org.owner)
+    assert 'rel="next"' in first.headers["Link"]
+    assert 'rel="last"' not in first.headers["Link"]
+    final = org.call("GET", "/orgs/acme/personal-access-tokens?per_page=2&page=3", org.owner)
+    assert [g["token_name"] for g in final.json()] == ["review"]  # newest first: d0 b2 | b1 b0 | review
+    assert 'rel="next"' not in final.headers["Link"]
+    assert 'rel="prev"' in final.headers["Link"]
+    monkeypatch.undo()
     never_used = org.call(
         "GET", "/orgs/acme/personal-access-tokens?last_used_after=2000-01-01T00:00:00Z", org.owner
     ).json()

@@ -20,6 +20,7 @@ from tokenforge.accounts.services import get_user
 from tokenforge.authz.subjects import RepositorySelection
 from tokenforge.clock import FixedClock
 from tokenforge.config import Settings
+from tokenforge.orgs import review as org_review
 from tokenforge.orgs.services import get_org
 from tokenforge.repos.models import Repository
 from tokenforge.tokens.models import TokenRequest
@@ -490,7 +491,7 @@ def test_a_request_for_more_access_is_reviewed_beside_the_approved_grant(site: S
 # -- active tokens ------------------------------------------------------------------------------------
 
 
-def test_active_tokens_can_be_filtered(site: Site) -> None:
+def test_active_tokens_can_be_filtered(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     bobs = site.fine("bob", "deploy", ["infra"])
     carols = site.fine("carol", "triage", [], issues="write")  # all repositories
     site.fine("alice", "admin", ["tools"])  # an owner's: approved at once
@@ -534,6 +535,11 @@ def test_active_tokens_can_be_filtered(site: Site) -> None:
     assert "Read and write: Issues" in page
     assert "Last used within the last week" in page
     assert "Never used" in page
+    assert "3 tokens" in page
+    # Past the cap the page says "more than" instead of reading every row to count them.
+    monkeypatch.setattr(org_review, "COUNT_CAP", 2)
+    assert "More than 2 tokens" in alice.page(ACTIVE)
+    assert "1 token match" in alice.page(f"{ACTIVE}?owner=bob")  # under the cap: exact
 
 
 def test_revoking_cuts_the_token_off_at_once_and_public_reads_remain(site: Site) -> None:

@@ -174,9 +174,13 @@ def page_params(request: Request) -> tuple[int, int]:
     return page, per_page
 
 
-def link_header(request: Request, page: int, per_page: int, total: int) -> str | None:
-    """RFC 8288 ``Link`` with GitHub's rels; absolute URLs from TOKENFORGE_BASE_URL."""
-    last = max(1, -(-total // per_page))
+def link_header(request: Request, page: int, per_page: int, total: int | None, *, more: bool = False) -> str | None:
+    """RFC 8288 ``Link`` with GitHub's rels; absolute URLs from TOKENFORGE_BASE_URL.
+
+    ``total`` None: the count is not known (a capped count ran over), so there is no ``last``;
+    ``more`` then says whether a next page exists.
+    """
+    last = None if total is None else max(1, -(-total // per_page))
     base = services(request).settings.base_url + request.url.path
     params = {k: v for k, v in request.query_params.items() if k not in {"page", "per_page"}}
 
@@ -184,10 +188,13 @@ def link_header(request: Request, page: int, per_page: int, total: int) -> str |
         return f"{base}?{urlencode({**params, 'per_page': per_page, 'page': n})}"
 
     links = []
-    if page < last:
+    if last is None:
+        if more:
+            links.append(f'<{url(page + 1)}>; rel="next"')
+    elif page < last:
         links += [f'<{url(page + 1)}>; rel="next"', f'<{url(last)}>; rel="last"']
     if page > 1:
-        links += [f'<{url(1)}>; rel="first"', f'<{url(min(page - 1, last))}>; rel="prev"']
+        links += [f'<{url(1)}>; rel="first"', f'<{url(page - 1 if last is None else min(page - 1, last))}>; rel="prev"']
     return ", ".join(links) or None
 
 
@@ -198,9 +205,15 @@ def paginate_list(request: Request, items: Sequence[T]) -> tuple[list[T], dict[s
     return chunk, ({"Link": link} if link else {})
 
 
-def paginate_query(request: Request, session: Session, query: Select[Any]) -> tuple[list[Any], dict[str, str]]:
+def paginate_query(
+    request: Request, session: Session, query: Select[Any], *, count_cap: int | None = None
+) -> tuple[list[Any], dict[str, str]]:
+    """A page of ``query`` and its ``Link`` header. ``count_cap``: count at most that many rows;
+    past it the header has no ``last`` (the total is unknown), only ``next`` while there is one."""
     page, per_page = page_params(request)
-    total = count_rows(session, query)
-    chunk = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
-    link = link_header(request, page, per_page, total)
+    rows = list(session.scalars(query.limit(per_page + 1).offset((page - 1) * per_page)))
+    chunk, more = rows[:per_page], len(rows) > per_page
+    counted = count_rows(session, query, cap=count_cap)
+    total = None if count_cap is not None and counted > count_cap else counted
+    link = link_header(request, page, per_page, total, more=more)
     return chunk, ({"Link": link} if link else {})

@@ -493,7 +493,7 @@ def _grant(token: Token) -> str:
         return "scopes: " + (", ".join(token.scope_list) or "(none)")
     grant = token.grant
     repositories = {"none": "public repositories (read-only)", "all": "all repositories"}.get(
-        grant.repository_selection, "repositories: " + ", ".join(r.name for r in grant.repositories)
+        grant.repository_selection, "repositories: " + ", ".join(sorted(r.name for r in grant.repositories))
     )
     permissions = ", ".join(f"{k}={v}" for k, v in grant.permissions.items())
     return f"owner: {grant.resource_owner.login}; {repositories}; {permissions}"

@@ -140,6 +140,10 @@ class FineGrainedGrant(Base):
         CheckConstraint("repository_selection IN ('none', 'all', 'subset')", name="repository_selection"),
         CheckConstraint("approval IN ('approved', 'pending', 'denied', 'revoked')", name="approval"),
         UniqueConstraint("token_id", "resource_owner_id"),
+        # An organization's review pages list its grants of one approval state, newest token first:
+        # walked in this index's order, a page of an organization with half a million grants reads
+        # a page of rows, not all of them (docs/benchmarks.md, scale).
+        Index("ix_fine_grained_grants_owner_approval_token", "resource_owner_id", "approval", "token_id"),
     )
 
     # The primary key is the token: exactly one grant, hence exactly one resource owner.
@@ -156,9 +160,11 @@ class FineGrainedGrant(Base):
 
     token: Mapped[Token] = relationship(back_populates="grant")
     resource_owner: Mapped[Account] = relationship()
-    repositories: Mapped[list[Repository]] = relationship(
-        secondary="token_repositories", order_by="Repository.name_key", viewonly=True
-    )
+    # Unordered on purpose (sort at display, ≤ 50 rows): with ORDER BY repositories.name_key,
+    # SQLite's planner walked the whole repositories table in name order and probed
+    # token_repositories for each — 16 ms per token with 100,000 repositories — instead of
+    # reading the token's few rows by primary key.
+    repositories: Mapped[list[Repository]] = relationship(secondary="token_repositories", viewonly=True)
 
 
 class TokenRepository(Base):

@@ -371,7 +371,10 @@ def tokens_query(user: User, kind: TokenKind | None = None) -> Select[Any]:
     query = (
         select(Token)
         .where(Token.user_id == user.id, Token.revoked_at.is_(None))
-        .options(selectinload(Token.grant).selectinload(FineGrainedGrant.resource_owner))
+        .options(
+            selectinload(Token.grant).selectinload(FineGrainedGrant.resource_owner),
+            selectinload(Token.grant).selectinload(FineGrainedGrant.repositories),
+        )
         .order_by(Token.created_at.desc(), Token.id.desc())
     )
     if kind is not None:

@@ -31,7 +31,15 @@ from tokenforge.authz.requirements import (
 )
 from tokenforge.db import count_rows
 from tokenforge.errors import NotFound, TokenforgeError, Unavailable
-from tokenforge.orgs.review import Filters, grants_query, requests_query, review, revoke_grants, set_policy
+from tokenforge.orgs import review as org_review
+from tokenforge.orgs.review import (
+    Filters,
+    grants_query,
+    requests_query,
+    review,
+    revoke_grants,
+    set_policy,
+)
 from tokenforge.orgs.services import get_org, org_role
 from tokenforge.repos.models import Repository
 from tokenforge.web.chrome import org_resource
@@ -277,7 +285,8 @@ def _active_page(
     values = {
         "org": _header(session, org),
         "rows": shown,
-        "total": count_rows(session, query),
+        "total": count_rows(session, query, cap=org_review.COUNT_CAP),
+        "count_cap": org_review.COUNT_CAP,
         "pager": page_pager,
         "filters": entered,
         "repositories": repositories,

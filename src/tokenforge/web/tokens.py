@@ -105,7 +105,7 @@ def row(token: Token, now: datetime) -> TokenRow:
         out.owner_is_org = grant.resource_owner.is_organization
         out.approval = grant.approval
         out.selection = grant.repository_selection
-        out.repositories = [r.full_name for r in grant.repositories]
+        out.repositories = [r.full_name for r in sorted(grant.repositories, key=lambda r: r.name_key)]
         out.permissions = dict(grant.permissions)
     return out
 
