@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from tokenforge.accounts.reads import UserReads
 from tokenforge.api.ratelimit import Limiter, RateLimiter, RedisRateLimiter
@@ -126,6 +127,11 @@ async def _flush_periodically(services: Services) -> None:
             log.exception("could not write last-used data; will retry")
 
 
+def telemetry(settings: Settings) -> TelemetryConfig | None:
+    """FastAPI's own OpenTelemetry defaults when asked for (``TOKENFORGE_OPENTELEMETRY``), else off."""
+    return None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False}
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     services = build_services(settings, clock)
 
@@ -147,7 +153,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             finally:
                 services.close()
 
-    app = FastAPI(title="Tokenforge", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Tokenforge",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry=telemetry(settings),
+    )
     app.state.services = services
 
     from tokenforge.api.app import create_api

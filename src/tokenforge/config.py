@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     maintenance_interval_seconds: float = 3600.0
     # Last-used tracking (auth/usage.py); off only to measure what it costs.
     track_usage: bool = True
+    # FastAPI's native OpenTelemetry instrumentation (spans, metrics, logs to the global providers
+    # you configure). Off unless asked for: even with no provider configured, FastAPI asks
+    # OpenTelemetry for its providers on every request of each app (environment lookups), which
+    # was 7 % of a cold-cache API request's CPU here (docs/benchmarks.md, profile).
+    opentelemetry: bool = False
     # GET /-/stats: counters for benchmarks and operators (queries, cache hits, writes, memory).
     # Off by default: it reveals load, not secrets, but there is no reason to publish it.
     expose_stats: bool = False

@@ -28,6 +28,8 @@ ROUTERS = (
 
 
 def create_api(services: Services) -> FastAPI:
+    from tokenforge.app import telemetry  # the application module builds this one: imported when called
+
     api = FastAPI(
         title="Tokenforge REST API",
         version="2022-11-28",
@@ -37,6 +39,7 @@ def create_api(services: Services) -> FastAPI:
         redoc_url=None,
         openapi_url="/v3/openapi.json",
         servers=[{"url": "/api"}],
+        telemetry=telemetry(services.settings),
     )
     api.state.services = services
     for router in ROUTERS:
