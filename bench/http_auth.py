@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -157,7 +158,7 @@ def bench(kind: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         script.write_text(LUA)
         one, one_repo = fine[0], repo_of[fine[0]]
 
-        def record(name: str, load: Load, **extra: Any) -> Load:
+        def record(name: str, load: Load, extra: dict[str, Any] | None = None) -> Load:
             rows.append(
                 {
                     "scenario": f"{name} ({kind})",
@@ -165,11 +166,15 @@ def bench(kind: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                     "p50_ms": load.p50_ms,
                     "p99_ms": load.p99_ms,
                     "non_2xx": load.non_2xx,
-                    **extra,
+                    **(extra or {}),
                 }
             )
             return load
 
+        if args.memory_only:
+            if args.memory_seconds:
+                record(*memory(url, tmp, args, script, rotation))
+            return rows
         with server(url, tmp) as base:
             warm(base)
             anon = record("anonymous, public repository", run_wrk(f"{base}/api/v3/repos/acme/site", seconds))
@@ -206,19 +211,41 @@ def bench(kind: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             )
             rows[-1]["on_over_off"] = auth.rps / off.rps
         if args.memory_seconds:
-            with server(url, tmp, **small_caches) as base:
-                warm(base)
-                start = stats(base)["rss_kib"]
-                load = run_wrk(f"{base}/api/v3/", args.memory_seconds, script=script, script_arg=rotation)
-                end = stats(base)
-                record(
-                    f"memory: {args.memory_seconds} s rotating load",
-                    load,
-                    rss_start_kib=start,
-                    rss_end_kib=end["rss_kib"],
-                    writes_during_load=end["writes"]["statements"],
-                )
+            record(*memory(url, tmp, args, script, rotation))
     return rows
+
+
+def memory(
+    url: str, tmp: Path, args: argparse.Namespace, script: Path, rotation: Path
+) -> tuple[str, Load, dict[str, Any]]:
+    """The long rotating load (T9), with the resident set every 30 s: flat means it stops growing
+    once the bounded caches (and each connection's page cache) have filled."""
+    small_caches = {"auth_cache_size": str(args.cache), "access_cache_size": str(args.cache)}
+    with server(url, tmp, **small_caches) as base:
+        warm(base)
+        start = stats(base)["rss_kib"]
+        samples: list[int] = []
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(30):
+                samples.append(stats(base)["rss_kib"])
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            load = run_wrk(f"{base}/api/v3/", args.memory_seconds, script=script, script_arg=rotation)
+        finally:
+            done.set()
+            sampler.join()
+        end = stats(base)
+    extra = {
+        "rss_start_kib": start,
+        "rss_every_30s_kib": " ".join(str(k) for k in samples),
+        "rss_end_kib": end["rss_kib"],
+        "writes_during_load": end["writes"]["statements"],
+    }
+    return f"memory: {args.memory_seconds} s rotating load", load, extra
 
 
 def main() -> None:
@@ -230,6 +257,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--memory-seconds", type=int, default=60)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--memory-only", action="store_true", help="only the memory run")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
-from test_git_support import Git, askpass, prompts, seed, shown, url
+from test_git_support import Git, acme_infrastructure, askpass, prompts, seed, shown, url
 
 import factories as f
 from live import LiveServer
 from tokenforge.config import Settings
-from tokenforge.repos import storage
-from tokenforge.repos.services import repo_path
 from tokenforge.tokens.models import RevokedReason, Token
 from tokenforge.tokens.services import revoke_token
 
@@ -34,18 +32,7 @@ class World:
 
 
 def _world(session: Session, settings: Settings, now: datetime) -> World:
-    alice = f.user(session, "alice", now)
-    acme = f.org(session, "acme", alice, now)
-    infra = f.repo(session, settings, acme, "infrastructure", now, private=True)
-    storage.commit_files(
-        settings.git_binary,
-        repo_path(settings, infra),
-        branch="main",
-        files={"README.md": b"# acme/infrastructure\n"},
-        message="Initial commit",
-        author=("alice", "alice@example.com"),
-        when=now,
-    )
+    alice, _acme = acme_infrastructure(session, settings, now, b"# acme/infrastructure\n")
     issued = f.classic(session, settings, alice, now, "repo")
     return World(issued.secret, issued.token.id)
 

@@ -19,14 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.orm import Session
-from test_git_support import Git, seed, url
+from test_git_support import Git, acme_infrastructure, seed, url
 
 import factories as f
 from live import LiveServer
 from tokenforge.config import Settings
 from tokenforge.git.pktline import pkt
-from tokenforge.repos import storage
-from tokenforge.repos.services import repo_path
 
 pytestmark = pytest.mark.slow
 
@@ -50,18 +48,7 @@ class World:
 
 
 def _world(session: Session, settings: Settings, now: datetime) -> World:
-    alice = f.user(session, "alice", now)
-    acme = f.org(session, "acme", alice, now)
-    infra = f.repo(session, settings, acme, "infrastructure", now, private=True)
-    storage.commit_files(
-        settings.git_binary,
-        repo_path(settings, infra),
-        branch="main",
-        files={"README.md": b"# infra\n"},
-        message="Initial commit",
-        author=("alice", "alice@example.com"),
-        when=now,
-    )
+    alice, _acme = acme_infrastructure(session, settings, now)
     return World(
         f.classic(session, settings, alice, now, "repo").secret, f.classic(session, settings, alice, now).secret
     )

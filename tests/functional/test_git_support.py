@@ -19,8 +19,12 @@ from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
+import factories as f
 from live import LiveServer
+from tokenforge.accounts.models import Organization, User
 from tokenforge.config import Settings
+from tokenforge.repos import storage
+from tokenforge.repos.services import repo_path
 
 T = TypeVar("T")
 GIT = shutil.which("git") or "git"
@@ -125,6 +129,26 @@ def seed(server: LiveServer, build: Callable[[Session, Settings, datetime], T]) 
     """Create test data through the real services, in the server's own database, committed."""
     with server.services.db.unit_of_work() as session:
         return build(session, server.settings, datetime.now(UTC))
+
+
+def acme_infrastructure(
+    session: Session, settings: Settings, now: datetime, readme: bytes = b"# infra\n"
+) -> tuple[User, Organization]:
+    """alice, owner of acme, and acme's private repository ``infrastructure`` with one commit on
+    main (a README): the world most git tests start from. Returns alice and acme."""
+    alice = f.user(session, "alice", now)
+    acme = f.org(session, "acme", alice, now)
+    infra = f.repo(session, settings, acme, "infrastructure", now, private=True)
+    storage.commit_files(
+        settings.git_binary,
+        repo_path(settings, infra),
+        branch="main",
+        files={"README.md": readme},
+        message="Initial commit",
+        author=("alice", "alice@example.com"),
+        when=now,
+    )
+    return alice, acme
 
 
 def askpass(root: Path, username: str, password: str) -> tuple[dict[str, str], Path]:

@@ -516,6 +516,9 @@ def test_active_tokens_can_be_filtered(site: Site, monkeypatch: pytest.MonkeyPat
     assert names("?owner=bob") == ["deploy"]
     assert names("?owner=bob,+carol") == ["triage", "deploy"]
     assert names("?repository=tools") == ["admin", "triage"]  # carol's has all repositories
+    filtered = alice.page(f"{ACTIVE}?repository=tools")
+    assert 'id="repository" name="repository" value="tools"' in filtered  # the filter stays filled in
+    assert all(f'<option value="{name}">' in filtered for name in ("infra", "site", "tools"))  # suggestions
     assert names("?repository=INFRA") == ["triage", "deploy"]
     assert names("?permission=issues") == ["triage"]
     today = site.clock.now().date().isoformat()

@@ -63,6 +63,7 @@ POLICY = SETTINGS + "/personal-access-tokens"
 ACTIVE = POLICY + "/active"
 REQUESTS = SETTINGS + "/personal-access-token-requests"
 PER_PAGE = 50
+REPOSITORY_SUGGESTIONS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,8 +279,15 @@ def _active_page(
     query = grants_query(org, entered.filters)  # every filter in SQL: a page costs a page, not the list
     grants, more = page_of(session, query, number, PER_PAGE)
     shown: list[GrantRow] = grant_rows(session, org, grants, ctx.now)
+    # Suggestions for the repository filter, not a list of every repository: an organization with
+    # 100,000 of them made this page take half a second (docs/benchmarks.md, scale).
     repositories = list(
-        session.scalars(select(Repository.name).where(Repository.owner_id == org.id).order_by(Repository.name_key))
+        session.scalars(
+            select(Repository.name)
+            .where(Repository.owner_id == org.id)
+            .order_by(Repository.name_key)
+            .limit(REPOSITORY_SUGGESTIONS)
+        )
     )
     page_pager: Pager = pager(ctx.request, number, has_next=more)
     values = {
