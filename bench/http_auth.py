@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,9 +93,28 @@ def run_wrk(
     return Load(rps, ms("50"), ms("99"), requests, non_2xx)
 
 
+def tokenforge_serve(*extra: str) -> Callable[[int], list[str]]:
+    """The command that serves Tokenforge on a port: ``tokenforge serve`` (uvicorn) by default."""
+    return lambda port: [str(TOKENFORGE), "serve", "--port", str(port), *extra]
+
+
 @contextmanager
-def server(url: str, data_dir: Path, **settings: str) -> Iterator[str]:
-    port = 18_000 + os.getpid() % 1000
+def server(
+    url: str,
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    command: Callable[[int], list[str]] | None = None,
+    pin: bool = True,
+    environment: dict[str, str] | None = None,
+    **settings: str,
+) -> Iterator[str]:
+    """A Tokenforge server on ``url``'s database until the block ends; yields its base URL.
+
+    ``command``: what to run for a port (default ``tokenforge serve``); ``pin``: on CPU 0, as the
+    load generator runs on CPU 1; ``settings``: more TOKENFORGE_* variables, by setting name.
+    """
+    port = port or 18_000 + os.getpid() % 1000
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENFORGE_")}
     env.update(
@@ -108,9 +127,11 @@ def server(url: str, data_dir: Path, **settings: str) -> Iterator[str]:
         TOKENFORGE_EXPOSE_STATS="true",
         TOKENFORGE_LOG_LEVEL="warning",
         **{f"TOKENFORGE_{k.upper()}": v for k, v in settings.items()},
+        **(environment or {}),
     )
+    argv = (command or tokenforge_serve())(port)
     proc = subprocess.Popen(
-        ["taskset", "-c", "0", str(TOKENFORGE), "serve", "--port", str(port)],
+        (["taskset", "-c", "0"] if pin else []) + argv,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -125,7 +146,7 @@ def server(url: str, data_dir: Path, **settings: str) -> Iterator[str]:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
-            time.sleep(0.2)
+            time.sleep(0.1)
         yield base
     finally:
         proc.terminate()

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,14 +42,12 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from decision import PG_ADMIN, SECRET, machine
+from http_auth import server, tokenforge_serve
 from tokenforge.accounts.services import create_user, get_user
 from tokenforge.api.ratelimit import RateLimiter, RedisRateLimiter
 from tokenforge.config import Settings
 from tokenforge.db import Database
 from tokenforge.tokens.services import create_classic_token
-
-ROOT = Path(__file__).resolve().parents[1]
-TOKENFORGE = ROOT / ".venv" / "bin" / "tokenforge"
 
 
 @contextmanager
@@ -66,43 +62,6 @@ def pg_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-@contextmanager
-def serve(url: str, data_dir: Path, port: int, *extra: str) -> Iterator[str]:
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENFORGE_")}
-    env.update(
-        TOKENFORGE_DATA_DIR=str(data_dir),
-        TOKENFORGE_DATABASE_URL=url,
-        TOKENFORGE_SECRET_KEY=SECRET,
-        TOKENFORGE_BASE_URL=base,
-        TOKENFORGE_RATE_LIMIT_ENABLED="false",
-        TOKENFORGE_MAINTENANCE_INTERVAL_SECONDS="0",
-        TOKENFORGE_LOG_LEVEL="warning",
-        TOKENFORGE_EXPOSE_STATS="true",
-    )
-    proc = subprocess.Popen(
-        [str(TOKENFORGE), "serve", "--port", str(port), *extra],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def status(client: httpx.Client, base: str, token: str) -> int:
@@ -136,7 +95,11 @@ def revoke(client: httpx.Client, base: str, token: str) -> None:
 
 def two_servers(world: World, url: str, data_dir: Path, rounds: int) -> dict[str, Any]:
     delays: list[float] = []
-    with serve(url, data_dir, 18_601) as a, serve(url, data_dir, 18_602) as b, httpx.Client(timeout=5) as client:
+    with (
+        server(url, data_dir, port=18_601, pin=False) as a,
+        server(url, data_dir, port=18_602, pin=False) as b,
+        httpx.Client(timeout=5) as client,
+    ):
         for _ in range(rounds):
             token = world.token()
             assert status(client, a, token) == 200
@@ -160,7 +123,7 @@ def two_workers(world: World, url: str, data_dir: Path, rounds: int) -> dict[str
     def worker(client: httpx.Client, base: str) -> int:
         return int(client.get(f"{base}/-/stats").json()["pid"])
 
-    with serve(url, data_dir, 18_603, "--workers", "2") as base:
+    with server(url, data_dir, port=18_603, command=tokenforge_serve("--workers", "2"), pin=False) as base:
         for _ in range(rounds):
             token = world.token()
             warmed: set[int] = set()
