@@ -178,7 +178,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         def stats() -> GitHubJSON:
             return GitHubJSON(snapshot(services, writes))
 
-    app.mount("/api", create_api(services))
+    app.mount("/api", create_api(services, telemetry=telemetry(settings)))
     app.include_router(web_router)
     app.add_middleware(GitHTTP, services=services)  # inside authentication; takes git paths by suffix
     app.add_middleware(AuthenticationMiddleware, authenticator=services.authenticator)

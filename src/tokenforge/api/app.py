@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from tokenforge.api import errors
 from tokenforge.api.middleware import ApiHeadersMiddleware
@@ -27,9 +28,9 @@ ROUTERS = (
 )
 
 
-def create_api(services: Services) -> FastAPI:
-    from tokenforge.app import telemetry  # the application module builds this one: imported when called
-
+def create_api(services: Services, *, telemetry: TelemetryConfig | None = None) -> FastAPI:
+    """The REST API as its own ASGI app; ``telemetry``: FastAPI's OpenTelemetry settings, which the
+    application passes down (tokenforge.app.telemetry), so both apps are configured alike."""
     api = FastAPI(
         title="Tokenforge REST API",
         version="2022-11-28",
@@ -39,7 +40,7 @@ def create_api(services: Services) -> FastAPI:
         redoc_url=None,
         openapi_url="/v3/openapi.json",
         servers=[{"url": "/api"}],
-        telemetry=telemetry(services.settings),
+        telemetry=telemetry,
     )
     api.state.services = services
     for router in ROUTERS:
