@@ -12,6 +12,7 @@ linked from the owners' daily digest mail (jobs/maintenance.py), so it must not 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -110,6 +111,48 @@ def _retryable(exc: TokenforgeError, authorized: bool) -> bool:
     """Whether a service error belongs next to a field of an owner's form. Before the
     organization is authorized any error is the 404 page; a database outage is the 503 page."""
     return authorized and not isinstance(exc, Unavailable)
+
+
+def _bulk(  # noqa: PLR0917 (the two bulk forms differ in exactly these)
+    ctx: WebContext,
+    org: str,
+    write: Requirement,
+    read: Requirement,
+    field: str,
+    error: str | None,
+    act: Callable[[Session, User, Organization], list[tuple[str, str]]],
+    again: Callable[[Session, Organization, dict[str, str]], Response],
+) -> tuple[str, list[tuple[str, str]]] | Response:
+    """An owner's bulk action on the review pages (approve/deny requests, revoke grants).
+
+    ``act`` runs in one unit of work once the user may do ``write`` to the organization, unless
+    the form itself was wrong (``error``). An error the owner can correct — the form's, or one the
+    service raised after authorization — renders the page again (``again``, in a new unit of
+    work, as someone who may ``read`` it) with the error next to ``field``; any other error
+    propagates (404 before authorization, 503 for a database outage). Returns the organization's
+    login and what ``act`` returned, or that page.
+    """
+    errors = {field: error} if error else {}
+    done: list[tuple[str, str]] = []
+    login = org
+    authorized = False
+    try:
+        with ctx.unit_of_work() as session:
+            user = ctx.require_user(session)
+            organization = authorized_org(ctx, session, user, org, write)
+            authorized = True
+            if not errors:
+                done = act(session, user, organization)
+            login = organization.login
+    except TokenforgeError as exc:
+        if not _retryable(exc, authorized):
+            raise
+        errors = errors_of(exc, field)
+    if errors:
+        with ctx.unit_of_work() as session:
+            user = ctx.require_user(session)
+            return again(session, authorized_org(ctx, session, user, org, read), errors)
+    return login, done
 
 
 @router.get(SETTINGS)
@@ -222,42 +265,32 @@ def review_requests(request: Request, org: str) -> Response:
     ctx = context(request)
     choice = review_choice(ctx.form)
     reason = ctx.text("reason").strip()
-    errors = {"requests": choice.error} if choice.error else {}
-    reviewed: list[tuple[str, str]] = []
-    login = org
-    authorized = False
-    try:
-        with ctx.unit_of_work() as session:
-            user = ctx.require_user(session)
-            organization = authorized_org(ctx, session, user, org, ORG_TOKEN_REQUESTS_WRITE)
-            authorized = True
-            if not errors:
-                done = review(
-                    session,
-                    org=organization,
-                    request_ids=choice.ids,
-                    approve=choice.action == "approve",
-                    reason=reason,
-                    now=ctx.now,
-                    actor=user,
-                    # Mailed after the commit, never for a review that rolled back.
-                    mailer=ctx.state.mailer,
-                    settings_url=ctx.services.settings.base_url,
-                    ip=ctx.ip,
-                )
-                reviewed = [(r.request.token.name, r.request.token.user.login) for r in done]
-            login = organization.login
-    except TokenforgeError as exc:
-        if not _retryable(exc, authorized):
-            raise
-        errors = errors_of(exc, "requests")
-    if errors:
-        with ctx.unit_of_work() as session:
-            user = ctx.require_user(session)
-            organization = authorized_org(ctx, session, user, org, ORG_TOKEN_REQUESTS_READ)
-            return _requests_page(
-                ctx, session, organization, errors=errors, reason=reason, selected=frozenset(choice.ids), status=422
-            )
+
+    def act(session: Session, user: User, organization: Organization) -> list[tuple[str, str]]:
+        done = review(
+            session,
+            org=organization,
+            request_ids=choice.ids,
+            approve=choice.action == "approve",
+            reason=reason,
+            now=ctx.now,
+            actor=user,
+            # Mailed after the commit, never for a review that rolled back.
+            mailer=ctx.state.mailer,
+            settings_url=ctx.services.settings.base_url,
+            ip=ctx.ip,
+        )
+        return [(r.request.token.name, r.request.token.user.login) for r in done]
+
+    def again(session: Session, organization: Organization, errors: dict[str, str]) -> Response:
+        return _requests_page(
+            ctx, session, organization, errors=errors, reason=reason, selected=frozenset(choice.ids), status=422
+        )
+
+    outcome = _bulk(ctx, org, ORG_TOKEN_REQUESTS_WRITE, ORG_TOKEN_REQUESTS_READ, "requests", choice.error, act, again)
+    if isinstance(outcome, Response):
+        return outcome
+    login, reviewed = outcome
     ctx.flash(_outcome(choice, reviewed))
     return ctx.redirect(REQUESTS.format(org=login))
 
@@ -320,32 +353,20 @@ def active_page(request: Request, org: str) -> Response:
 def revoke_tokens(request: Request, org: str) -> Response:
     ctx = context(request)
     choice = revoke_choice(ctx.form)
-    errors = {"tokens": choice.error} if choice.error else {}
-    revoked: list[tuple[str, str]] = []
-    login = org
-    authorized = False
-    try:
-        with ctx.unit_of_work() as session:
-            user = ctx.require_user(session)
-            organization = authorized_org(ctx, session, user, org, ORG_TOKENS_WRITE)
-            authorized = True
-            if not errors:
-                # The grant stops working from the next request on (the access generation moves);
-                # the token itself lives on and still reads public resources.
-                done = revoke_grants(
-                    session, org=organization, token_ids=choice.ids, now=ctx.now, actor=user, ip=ctx.ip
-                )
-                revoked = [(t.name, t.user.login) for t in done]
-            login = organization.login
-    except TokenforgeError as exc:
-        if not _retryable(exc, authorized):
-            raise
-        errors = errors_of(exc, "tokens")
-    if errors:
-        with ctx.unit_of_work() as session:
-            user = ctx.require_user(session)
-            organization = authorized_org(ctx, session, user, org, ORG_TOKENS_READ)
-            return _active_page(ctx, session, organization, errors=errors, selected=frozenset(choice.ids), status=422)
+
+    def act(session: Session, user: User, organization: Organization) -> list[tuple[str, str]]:
+        # The grant stops working from the next request on (the access generation moves);
+        # the token itself lives on and still reads public resources.
+        done = revoke_grants(session, org=organization, token_ids=choice.ids, now=ctx.now, actor=user, ip=ctx.ip)
+        return [(t.name, t.user.login) for t in done]
+
+    def again(session: Session, organization: Organization, errors: dict[str, str]) -> Response:
+        return _active_page(ctx, session, organization, errors=errors, selected=frozenset(choice.ids), status=422)
+
+    outcome = _bulk(ctx, org, ORG_TOKENS_WRITE, ORG_TOKENS_READ, "tokens", choice.error, act, again)
+    if isinstance(outcome, Response):
+        return outcome
+    login, revoked = outcome
     if len(revoked) == 1:
         ctx.flash(f"Revoked the access of “{revoked[0][0]}” ({revoked[0][1]}) to {login}.")
     else:
