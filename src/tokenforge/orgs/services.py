@@ -11,8 +11,9 @@ from tokenforge.accounts.models import Account, Membership, Organization, User
 from tokenforge.accounts.services import ensure_login_free, find_account
 from tokenforge.audit.services import record
 from tokenforge.auth.generation import access_changed
+from tokenforge.authz.requirements import Target
 from tokenforge.authz.roles import OrgRole
-from tokenforge.authz.subjects import OrgPolicy
+from tokenforge.authz.subjects import OrgPolicy, Resource
 from tokenforge.errors import Invalid, NotFound
 
 
@@ -109,3 +110,27 @@ def policy_of(org: Organization) -> OrgPolicy:
         max_lifetime_fine_grained=days(org.max_lifetime_fine_grained_days),
         max_lifetime_classic=days(org.max_lifetime_classic_days),
     )
+
+
+def org_resource(org: Organization, role: OrgRole | None) -> Resource:
+    """An organization as ``authz.decide`` sees it for one user (``role``: their standing now)."""
+    return Resource(
+        Target.ORGANIZATION,
+        owner_id=org.id,
+        owner_login=org.login,
+        public=True,
+        name=org.login,
+        org_policy=policy_of(org),
+        org_role=role,
+    )
+
+
+def memberships(session: Session, user: User) -> list[tuple[Organization, OrgRole]]:
+    """The organizations ``user`` belongs to, with their role in each, by login."""
+    rows = session.execute(
+        select(Organization, Membership.role)
+        .join(Membership, Membership.org_id == Organization.id)
+        .where(Membership.user_id == user.id)
+        .order_by(Organization.login_key)
+    ).all()
+    return [(org, OrgRole.parse(role)) for org, role in rows]

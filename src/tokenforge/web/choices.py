@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tokenforge.accounts.models import Account, Membership, Organization, User
+from tokenforge.accounts.models import Account, User
 from tokenforge.authz.policy import decide
 from tokenforge.authz.requirements import REPO_METADATA
 from tokenforge.authz.roles import OrgRole
 from tokenforge.authz.subjects import UserSession
-from tokenforge.orgs.services import policy_of
+from tokenforge.orgs.services import memberships, policy_of
 from tokenforge.repos.models import Repository
 from tokenforge.repos.services import repository_resource
 
@@ -44,17 +44,11 @@ class RepoChoice:
 def owner_choices(session: Session, user: User) -> list[OwnerChoice]:
     """You, then each organization you belong to that allows fine-grained tokens (spec §3.1)."""
     choices = [OwnerChoice(user.login, is_org=False, org_owner=False, max_days=None, needs_approval=False)]
-    rows = session.execute(
-        select(Organization, Membership.role)
-        .join(Membership, Membership.org_id == Organization.id)
-        .where(Membership.user_id == user.id)
-        .order_by(Organization.login_key)
-    ).all()
-    for org, role in rows:
+    for org, role in memberships(session, user):
         policy = policy_of(org)
         if not policy.fine_grained_allowed:
             continue
-        is_owner = OrgRole.parse(role) is OrgRole.OWNER
+        is_owner = role is OrgRole.OWNER
         limit = policy.max_lifetime_fine_grained
         choices.append(
             OwnerChoice(

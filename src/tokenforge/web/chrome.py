@@ -13,13 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tokenforge.accounts.models import Membership, Organization, User
+from tokenforge.accounts.models import User
 from tokenforge.authz.policy import decide
-from tokenforge.authz.requirements import ORG_TOKENS_READ, Target
-from tokenforge.authz.roles import OrgRole
-from tokenforge.authz.subjects import Resource, UserSession
+from tokenforge.authz.requirements import ORG_TOKENS_READ
+from tokenforge.authz.subjects import UserSession
 from tokenforge.credentials.format import TokenKind
-from tokenforge.orgs.services import policy_of
+from tokenforge.orgs.services import memberships, org_resource
 from tokenforge.tokens.models import Token
 from tokenforge.web import present
 
@@ -63,19 +62,6 @@ def expiring_soon(session: Session, user: User, now: datetime) -> ExpiringSoon |
     return ExpiringSoon(name, token_path(kind, token_id), present.day(expires_at), others=len(rows) > 1)
 
 
-def org_resource(org: Organization, role: OrgRole | None) -> Resource:
-    """An organization as ``decide`` sees it for one user (``role``: their standing, now)."""
-    return Resource(
-        Target.ORGANIZATION,
-        owner_id=org.id,
-        owner_login=org.login,
-        public=True,
-        name=org.login,
-        org_policy=policy_of(org),
-        org_role=role,
-    )
-
-
 def managed_organizations(session: Session, user: User) -> list[str]:
     """The organizations whose token settings the user may open, for the settings menu.
 
@@ -83,14 +69,8 @@ def managed_organizations(session: Session, user: User) -> list[str]:
     pages' own requirement so it never offers a page that would answer 404.
     """
     principal = UserSession(user_id=user.id, login=user.login)
-    rows = session.execute(
-        select(Organization, Membership.role)
-        .join(Membership, Membership.org_id == Organization.id)
-        .where(Membership.user_id == user.id)
-        .order_by(Organization.login_key)
-    ).all()
     return [
         org.login
-        for org, role in rows
-        if decide(principal, org_resource(org, OrgRole.parse(role)), ORG_TOKENS_READ).allowed
+        for org, role in memberships(session, user)
+        if decide(principal, org_resource(org, role), ORG_TOKENS_READ).allowed
     ]

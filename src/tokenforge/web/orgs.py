@@ -41,9 +41,8 @@ from tokenforge.orgs.review import (
     revoke_grants,
     set_policy,
 )
-from tokenforge.orgs.services import get_org, org_role
+from tokenforge.orgs.services import get_org, org_resource, org_role
 from tokenforge.repos.models import Repository
-from tokenforge.web.chrome import org_resource
 from tokenforge.web.core import MAX_FORM_BYTES, WebContext, WebRoute, context, local_path
 from tokenforge.web.org_forms import (
     Choice,

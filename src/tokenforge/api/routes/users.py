@@ -39,7 +39,8 @@ from tokenforge.authz.requirements import (
     Target,
 )
 from tokenforge.authz.subjects import Anonymous, Resource
-from tokenforge.orgs.services import org_role, policy_of
+from tokenforge.orgs.services import org_resource as services_org_resource
+from tokenforge.orgs.services import org_role
 from tokenforge.repos.models import Collaborator, Repository
 from tokenforge.repos.services import count_public_repositories
 
@@ -51,15 +52,8 @@ def account_resource(user: User) -> Resource:
 
 
 def org_resource(session: Session, org: Organization, uid: int | None) -> Resource:
-    return Resource(
-        Target.ORGANIZATION,
-        owner_id=org.id,
-        owner_login=org.login,
-        public=True,
-        name=org.login,
-        org_policy=policy_of(org),
-        org_role=org_role(session, org.id, uid) if uid is not None else None,
-    )
+    """The organization as the caller (``uid``; None: anonymous) stands towards it now."""
+    return services_org_resource(org, org_role(session, org.id, uid) if uid is not None else None)
 
 
 def _private_fields(private_repos: int) -> dict[str, Any]:
