@@ -123,6 +123,26 @@ class RawReader:
         self._engine.dispose()
 
 
+class RawQuery:
+    """One statement read through a reader of its own: the base of the documents the hottest
+    routes serve without an ORM session (``accounts.reads``, ``repos.reads``)."""
+
+    def __init__(self, url: str, statement: str) -> None:
+        self._db = RawReader(url)
+        self._sql = self._db.sql(statement)
+
+    @property
+    def queries(self) -> int:
+        return self._db.queries
+
+    def first(self, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        rows = self._db.rows(self._sql, params)
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        self._db.close()
+
+
 def as_utc(value: Any) -> datetime | None:
     if value is None:
         return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tokenforge.rawdb import RawReader, as_utc
+from tokenforge.rawdb import RawQuery, as_utc
 
 _SQL = (
     "SELECT a.id, a.login, a.name, a.created_at, a.updated_at, u.site_admin, "
@@ -32,26 +32,18 @@ class UserView:
     kind: str = "user"
 
 
-class UserReads:
+class UserReads(RawQuery):
     def __init__(self, url: str) -> None:
-        self._db = RawReader(url)
-        self._sql = self._db.sql(_SQL)
-
-    @property
-    def queries(self) -> int:
-        return self._db.queries
+        super().__init__(url, _SQL)
 
     def document(self, user_id: int) -> UserView | None:
-        rows = self._db.rows(self._sql, (user_id,))
-        if not rows:
+        row = self.first((user_id,))
+        if row is None:
             return None
-        uid, login, name, created, updated, site_admin, email, public, private = rows[0]
+        uid, login, name, created, updated, site_admin, email, public, private = row
         created_at, updated_at = as_utc(created), as_utc(updated)
         assert created_at is not None
         assert updated_at is not None
         return UserView(
             uid, login, name or "", created_at, updated_at, bool(site_admin), email, int(public), int(private)
         )
-
-    def close(self) -> None:
-        self._db.close()

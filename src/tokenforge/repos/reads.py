@@ -8,7 +8,7 @@ unlike access facts it must never be served from a cache.
 from __future__ import annotations
 
 from tokenforge.api.serializers import AccountView, RepositoryView
-from tokenforge.rawdb import RawReader, as_utc
+from tokenforge.rawdb import RawQuery, as_utc
 
 _SQL = (
     "SELECT r.id, r.name, r.private, r.description, r.default_branch, r.created_at, r.updated_at, r.pushed_at, "
@@ -18,19 +18,14 @@ _SQL = (
 )
 
 
-class RepositoryReads:
+class RepositoryReads(RawQuery):
     def __init__(self, url: str) -> None:
-        self._db = RawReader(url)
-        self._sql = self._db.sql(_SQL)
-
-    @property
-    def queries(self) -> int:
-        return self._db.queries
+        super().__init__(url, _SQL)
 
     def document(self, repo_id: int) -> tuple[RepositoryView, int] | None:
         """The repository and its open issue count; None if it was deleted meanwhile."""
-        rows = self._db.rows(self._sql, (repo_id,))
-        if not rows:
+        row = self.first((repo_id,))
+        if row is None:
             return None
         (
             rid,
@@ -46,7 +41,7 @@ class RepositoryReads:
             owner_kind,
             site_admin,
             open_issues,
-        ) = rows[0]
+        ) = row
         owner = AccountView(owner_id, owner_login, owner_kind, bool(site_admin))
         created_at, updated_at = as_utc(created), as_utc(updated)
         assert created_at is not None
@@ -55,6 +50,3 @@ class RepositoryReads:
             rid, name, bool(private), description or "", branch, created_at, updated_at, as_utc(pushed), owner
         )
         return view, int(open_issues)
-
-    def close(self) -> None:
-        self._db.close()
