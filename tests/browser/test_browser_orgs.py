@@ -11,69 +11,21 @@ security-log.png; normal runs leave the tree untouched.
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from browsing import BROWSER_MARKS, shot
 from live import LiveServer
 from tokenforge import demo
 from tokenforge.authz.subjects import RepositorySelection
 from tokenforge.clock import FixedClock
-from tokenforge.config import Settings
 from tokenforge.repos.services import get_repository
 from tokenforge.tokens.models import Token
 from tokenforge.tokens.services import update_fine_grained_token
-from webui import web_server
 
-# The same browser setup as test_browser_tokens.py: Debian's Chromium, never Playwright's download,
-# with the switches that keep it off Google's services on a closed network.
-CHROMIUM = os.environ.get("TOKENFORGE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IMAGES = Path(__file__).parents[2] / "docs" / "images"
-SCREENSHOTS = os.environ.get("TOKENFORGE_SCREENSHOTS") == "1"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM} (scripts/test installs it)"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-@pytest.fixture
-def server(settings: Settings, database_url: str) -> Iterator[tuple[LiveServer, FixedClock]]:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("browser journeys run on SQLite only; tests/functional/test_web_orgs.py covers PostgreSQL")
-    with web_server(settings) as running:
-        yield running
-
-
-def shot(page: Page, name: str) -> None:
-    if SCREENSHOTS:
-        IMAGES.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(IMAGES / name), full_page=True)
+pytestmark = BROWSER_MARKS
 
 
 def new_page(browser: Browser) -> Page:

@@ -11,64 +11,22 @@ leave the tree untouched.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from browsing import BROWSER_MARKS, shot
 from live import LiveServer
 from tokenforge.accounts.services import get_user
 from tokenforge.clock import FixedClock
-from tokenforge.config import Settings
 from tokenforge.repos.services import create_repository
-from webui import PASSWORD, outbox_link, web_server
+from webui import PASSWORD, outbox_link
 
-CHROMIUM = os.environ.get("TOKENFORGE_CHROMIUM", "/usr/bin/chromium")
-# Without the networking switches Chromium keeps trying to reach Google's services, which this
-# machine's closed network refuses (and which no test should depend on).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IMAGES = Path(__file__).parents[2] / "docs" / "images"
-SCREENSHOTS = os.environ.get("TOKENFORGE_SCREENSHOTS") == "1"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM} (scripts/test installs it)"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-@pytest.fixture
-def server(settings: Settings, database_url: str) -> Iterator[tuple[LiveServer, FixedClock]]:
-    if not database_url.startswith("sqlite"):
-        # The browser drives the same pages and services on either database; what differs by
-        # database is covered by the functional web tests, which run on both. One browser
-        # run is enough, and each takes several seconds.
-        pytest.skip("browser journeys run on SQLite only; tests/functional/test_web_*.py cover PostgreSQL")
-    with web_server(settings) as running:
-        yield running
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -80,12 +38,6 @@ def page(browser: Browser) -> Iterator[Page]:
         yield tab
     finally:
         context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    if SCREENSHOTS:
-        IMAGES.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(IMAGES / name), full_page=True)
 
 
 def api(server: LiveServer, path: str, token: str) -> httpx.Response:
