@@ -21,7 +21,8 @@ from tokenforge.auth.resources import RepositoryAccess
 from tokenforge.auth.usage import UsageRecorder
 from tokenforge.clock import Clock, SystemClock
 from tokenforge.config import Settings
-from tokenforge.db import Database
+from tokenforge.db import Database, is_sqlite
+from tokenforge.rawdb import LoopReader
 from tokenforge.repos.reads import RepositoryReads
 from tokenforge.tokens.lookup import TokenLookup
 
@@ -43,11 +44,21 @@ class Services:
     repo_access: RepositoryAccess
     repo_reads: RepositoryReads
     user_reads: UserReads
+    # PostgreSQL: the hot reads awaited on the event loop (token, access facts, the hottest
+    # documents), one small pool for all of them. None on SQLite, which reads inline.
+    loop_reader: LoopReader | None = None
 
     def flush_usage(self) -> int:
         return self.usage.flush(self.db)
 
+    async def aclose_loop_reader(self) -> None:
+        """At the application's shutdown, on its loop: asyncpg connections close on their loop."""
+        if self.loop_reader is not None:
+            await self.loop_reader.aclose()
+
     def close(self) -> None:
+        if self.loop_reader is not None:
+            self.loop_reader.terminate()
         self.lookup.close()
         self.repo_access.close()
         self.repo_reads.close()
@@ -64,7 +75,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     url = settings.resolved_database_url
     clock = clock or SystemClock()
     db = Database(url)
-    lookup = TokenLookup(url, token_format, peppers, base_url=settings.base_url)
+    loop_reader = None if is_sqlite(url) else LoopReader(url)
+    lookup = TokenLookup(url, token_format, peppers, base_url=settings.base_url, loop=loop_reader)
     generation = Generation(url, poll_interval=settings.generation_poll_seconds)
     db.access_listeners.append(generation.refresh)
     usage = UsageRecorder()
@@ -85,7 +97,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             per_user=settings.rate_limit_per_hour,
             per_ip=settings.rate_limit_anonymous_per_hour,
         )
-    repo_access = RepositoryAccess(url, generation, max_entries=settings.access_cache_size)
+    repo_access = RepositoryAccess(url, generation, max_entries=settings.access_cache_size, loop=loop_reader)
     return Services(
         settings,
         db,
@@ -96,8 +108,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         authenticator,
         limiter,
         repo_access,
-        RepositoryReads(url),
-        UserReads(url),
+        RepositoryReads(url, loop_reader),
+        UserReads(url, loop_reader),
+        loop_reader,
     )
 
 
@@ -150,6 +163,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                     await task
             try:
                 services.flush_usage()
+                await services.aclose_loop_reader()
             finally:
                 services.close()
 
@@ -163,7 +177,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     )
     app.state.services = services
 
-    from tokenforge.api.app import create_api
+    from tokenforge.api.app import PREFIX, ApiShortcut, create_api
     from tokenforge.git.http import GitHTTP
     from tokenforge.web.routes import router as web_router
 
@@ -178,9 +192,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         def stats() -> GitHubJSON:
             return GitHubJSON(snapshot(services, writes))
 
-    app.mount("/api", create_api(services, telemetry=telemetry(settings)))
+    api = create_api(services, telemetry=telemetry(settings))
+    app.mount(PREFIX, api)
     app.include_router(web_router)
     app.add_middleware(GitHTTP, services=services)  # inside authentication; takes git paths by suffix
+    app.add_middleware(ApiShortcut, api=api)  # inside authentication; takes /api/… past the outer app
     app.add_middleware(AuthenticationMiddleware, authenticator=services.authenticator)
     return app
 

@@ -1,15 +1,20 @@
-"""The raw readers' connection pool: bounded whatever the threads, and broken connections dropped."""
+"""The raw readers' connection pools: bounded whatever the threads (or the reads in flight on the
+event loop), and broken connections dropped."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 
+import asyncpg
 import psycopg
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tokenforge.db import Database
-from tokenforge.rawdb import RawReader
+from tokenforge.rawdb import LoopReader, RawReader
 
 
 def _burst(reader: RawReader, threads: int, queries: int, peak: list[int]) -> None:
@@ -57,3 +62,103 @@ def test_a_failed_query_drops_its_connection_and_the_next_one_works(db: Database
         assert reader.connections == 1
     finally:
         reader.close()
+
+
+def test_loop_reader_numbers_placeholders_for_asyncpg() -> None:
+    assert LoopReader.sql("SELECT a FROM t WHERE x IN (?, ?) AND y = ?") == (
+        "SELECT a FROM t WHERE x IN ($1, $2) AND y = $3"
+    )
+    assert LoopReader.sql("SELECT 1") == "SELECT 1"
+
+
+def test_loop_reader_serves_many_concurrent_reads_over_a_bounded_pool(postgres_url: str) -> None:
+    # 40 reads in flight at once (as under load, where every cache miss awaits its read) share at
+    # most the configured connections, and every read gets its own answer.
+    reader = LoopReader(postgres_url, max_connections=3)
+    peak = 0
+
+    async def read(i: int) -> int:
+        nonlocal peak
+        rows = await reader.rows(reader.sql("SELECT ?::int + generation FROM auth_state WHERE id = ?"), (i, 1))
+        peak = max(peak, reader.connections)
+        return int(rows[0][0])
+
+    async def burst() -> list[int]:
+        try:
+            return list(await asyncio.gather(*(read(i) for i in range(40))))
+        finally:
+            await reader.aclose()
+
+    assert asyncio.run(burst()) == list(range(40))
+    assert 1 <= peak <= 3
+    assert reader.queries == 40
+    assert reader.connections == 0  # closed
+
+
+def test_loop_reader_drops_a_connection_that_failed_or_was_cancelled(postgres_url: str) -> None:
+    reader = LoopReader(postgres_url, max_connections=1)
+
+    async def scenario() -> None:
+        try:
+            await reader.rows("SELECT 1", ())
+            assert reader.connections == 1
+            with pytest.raises(asyncpg.PostgresError):
+                await reader.rows("SELECT no_such_column FROM auth_state", ())
+            assert reader.connections == 0
+            # Cancelled mid-query (a client that went away): the connection's protocol state is
+            # unknown, so it must not serve the next read; with a pool of one, a slot not given
+            # back would make the next read wait forever (the wait_for turns that into a failure).
+            slow = asyncio.ensure_future(reader.rows("SELECT pg_sleep(5)", ()))
+            await asyncio.sleep(0.2)
+            slow.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await slow
+            assert reader.connections == 0
+            statement = reader.sql("SELECT generation FROM auth_state WHERE id = ?")
+            rows = await asyncio.wait_for(reader.rows(statement, (1,)), 5)
+            assert [tuple(r) for r in rows] == [(0,)]
+        finally:
+            await reader.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_loop_reader_opens_new_connections_when_the_event_loop_changes(postgres_url: str) -> None:
+    # asyncpg connections belong to their loop; a reader used from a second loop must not hand it
+    # the first loop's connections (which would fail or hang there).
+    reader = LoopReader(postgres_url, max_connections=2)
+
+    async def read() -> int:
+        rows = await reader.rows("SELECT pg_backend_pid()", ())
+        return int(rows[0][0])
+
+    async def first() -> int:
+        return await read()  # left open: the next loop finds it
+
+    async def second() -> int:
+        try:
+            return await read()
+        finally:
+            await reader.aclose()
+
+    def backends() -> set[int]:
+        engine = create_engine(postgres_url, poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                return set(connection.execute(text("SELECT pid FROM pg_stat_activity")).scalars())
+        finally:
+            engine.dispose()
+
+    loop = asyncio.new_event_loop()
+    try:
+        backend = loop.run_until_complete(first())
+        other = asyncio.new_event_loop()
+        try:
+            assert other.run_until_complete(second()) != backend
+        finally:
+            other.close()
+        # The first loop's connection was aborted; the abort completes when that loop runs again.
+        loop.run_until_complete(asyncio.sleep(0.05))
+        assert backend not in backends()
+    finally:
+        loop.close()

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from tokenforge.rawdb import RawQuery, as_utc
+from tokenforge.rawdb import LoopReader, RawQuery, as_utc
 
 _SQL = (
     "SELECT a.id, a.login, a.name, a.created_at, a.updated_at, u.site_admin, "
@@ -33,17 +34,21 @@ class UserView:
 
 
 class UserReads(RawQuery):
-    def __init__(self, url: str) -> None:
-        super().__init__(url, _SQL)
+    def __init__(self, url: str, loop: LoopReader | None = None) -> None:
+        super().__init__(url, _SQL, loop)
 
     def document(self, user_id: int) -> UserView | None:
-        row = self.first((user_id,))
-        if row is None:
-            return None
-        uid, login, name, created, updated, site_admin, email, public, private = row
-        created_at, updated_at = as_utc(created), as_utc(updated)
-        assert created_at is not None
-        assert updated_at is not None
-        return UserView(
-            uid, login, name or "", created_at, updated_at, bool(site_admin), email, int(public), int(private)
-        )
+        return _document(self.first((user_id,)))
+
+    async def document_on_loop(self, user_id: int) -> UserView | None:
+        return _document(await self.first_on_loop((user_id,)))
+
+
+def _document(row: tuple[Any, ...] | None) -> UserView | None:
+    if row is None:
+        return None
+    uid, login, name, created, updated, site_admin, email, public, private = row
+    created_at, updated_at = as_utc(created), as_utc(updated)
+    assert created_at is not None
+    assert updated_at is not None
+    return UserView(uid, login, name or "", created_at, updated_at, bool(site_admin), email, int(public), int(private))

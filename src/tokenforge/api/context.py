@@ -116,7 +116,17 @@ def repo_resource(request: Request, session: Session, repo: Repository) -> Resou
 def authorized_resource(request: Request, owner: str, name: str, requirement: Requirement | None = None) -> Resource:
     """The decision without a database session: for routes that then read without the ORM."""
     needed = requirement or requirement_of(request)
-    found = services(request).repo_access.decide(principal(request), owner, name, needed)
+    return _enforced(request, needed, services(request).repo_access.decide(principal(request), owner, name, needed))
+
+
+async def authorized_resource_on_loop(request: Request, owner: str, name: str) -> Resource:
+    """``authorized_resource`` for ``async`` routes: a cache miss's read is awaited."""
+    needed = requirement_of(request)
+    found = await services(request).repo_access.decide_on_loop(principal(request), owner, name, needed)
+    return _enforced(request, needed, found)
+
+
+def _enforced(request: Request, needed: Requirement, found: tuple[Resource, Decision] | None) -> Resource:
     if found is None:
         # Same answer as "exists but invisible": never confirm which private names exist.
         request.scope[ACCEPTED] = (", ".join(needed.classic_scopes(public=False)), needed.accepted_permissions)

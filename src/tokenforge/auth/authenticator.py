@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
 from typing import NamedTuple
 
 from tokenforge.auth import header as auth_header
@@ -47,6 +46,16 @@ class Authentication(NamedTuple):
 NO_CREDENTIALS = Authentication(ANONYMOUS)
 
 
+class Miss(NamedTuple):
+    """A well-formed token not in the cache: what ``settle`` needs once the database has answered."""
+
+    presented: Presented
+    key: bytes  # the cache key (never the token)
+    generation: int  # read before the load; see ``begin``
+    ip: str | None
+    now: float
+
+
 def _looks_like_token(secret: str) -> bool:
     return secret.startswith(("ghp_", "github_pat_", "gho_", "ghu_", "ghs_", "ghr_")) or "_" in secret[:12]
 
@@ -79,7 +88,19 @@ class Authenticator:
         self._cache_hasher = hashlib.blake2b(key=cache_key, digest_size=16)
 
     def authenticate(self, value: str | None, *, ip: str | None, schemes: frozenset[Scheme]) -> Authentication:
-        """``value``: the raw Authorization header, or None."""
+        """``value``: the raw Authorization header, or None. Reads the database synchronously on a
+        cache miss (tests, benchmarks, SQLite); the middleware uses ``begin`` and ``finish``."""
+        outcome = self.begin(value, ip=ip, schemes=schemes)
+        if isinstance(outcome, Miss):
+            return self.settle(outcome, self.lookup.principal(outcome.presented.secret, self.clock.now()))
+        return outcome
+
+    async def finish(self, miss: Miss) -> Authentication:
+        """A cache miss, read from the database without holding up the event loop (PostgreSQL)."""
+        return self.settle(miss, await self.lookup.principal_on_loop(miss.presented.secret, self.clock.now()))
+
+    def begin(self, value: str | None, *, ip: str | None, schemes: frozenset[Scheme]) -> Authentication | Miss:
+        """Everything short of the database: the answer, or the ``Miss`` that needs a read."""
         if value is None:
             return NO_CREDENTIALS
         try:
@@ -93,30 +114,29 @@ class Authenticator:
         if presented.scheme is _BASIC and not presented.username:
             # An empty username makes Basic credentials invalid (GitHub's documented rule).
             return Authentication(ANONYMOUS, presented, failed=True)
-        principal = self.token_principal(presented.secret, ip=ip)
-        if principal is None:
-            return Authentication(ANONYMOUS, presented, failed=True)
-        return Authentication(principal, presented)
-
-    def token_principal(self, secret: str, *, ip: str | None) -> TokenPrincipal | None:
+        secret = presented.secret
         if self._format.identify(secret) is None:
-            return None
+            return Authentication(ANONYMOUS, presented, failed=True)
         now = self.clock.timestamp()
         # A copy of a hasher already keyed: keying a new BLAKE2b costs a compression of the key block.
         hasher = self._cache_hasher.copy()
         hasher.update(secret.encode())
         key = hasher.digest()
+        # The generation is read *before* any load, and the loaded principal is cached under it:
+        # a change committed while the read is in flight (awaited, other requests run) moves the
+        # generation past it, so the entry is already stale when the next request looks.
         generation = self.generation.current()
         principal = self.cache.get(key, generation, now)
         if principal is None:
-            principal = self._load(secret, self.clock.now())
-            if principal is None:
-                return None
-            self.cache.put(key, principal, generation)
+            return Miss(presented, key, generation, ip, now)
         if self.track_usage:
             self.usage.record(principal.token_id, ip, now)
-        return principal
+        return Authentication(principal, presented)
 
-    def _load(self, secret: str, now: datetime) -> TokenPrincipal | None:
-        # One raw query (token ⋈ user ⋈ grant ⋈ repositories): no ORM session on this path.
-        return self.lookup.principal(secret, now)
+    def settle(self, miss: Miss, principal: TokenPrincipal | None) -> Authentication:
+        if principal is None:
+            return Authentication(ANONYMOUS, miss.presented, failed=True)
+        self.cache.put(miss.key, principal, miss.generation)
+        if self.track_usage:
+            self.usage.record(principal.token_id, miss.ip, miss.now)
+        return Authentication(principal, miss.presented)

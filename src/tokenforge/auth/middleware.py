@@ -7,6 +7,9 @@ route dependencies only read ``scope[SCOPE_KEY]``.
 Which schemes count depends on the surface: the REST API takes ``token``, ``Bearer`` and Basic;
 git takes Basic only (``Bearer`` to git is treated as no credentials, so git asks for Basic).
 The web UI authenticates with its session cookie and ignores the header.
+
+A cache miss is read from the database awaited (``Authenticator.finish``): on PostgreSQL the
+event loop serves other requests during the round trip instead of waiting it out.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tokenforge.auth.authenticator import NO_CREDENTIALS, Authentication, Authenticator
+from tokenforge.auth.authenticator import NO_CREDENTIALS, Authentication, Authenticator, Miss
 from tokenforge.auth.header import ALL_SCHEMES, BASIC_ONLY
 
 SCOPE_KEY = "tokenforge.auth"
@@ -34,20 +37,25 @@ class AuthenticationMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            outcome: Authentication | Miss | None = None
             if path.startswith("/api/"):
-                scope[SCOPE_KEY] = self._authenticate(scope, ALL_SCHEMES)
+                outcome = self._begin(scope, ALL_SCHEMES)
             elif is_git_path(path):
-                scope[SCOPE_KEY] = self._authenticate(scope, BASIC_ONLY)
+                outcome = self._begin(scope, BASIC_ONLY)
+            if outcome is not None:
+                if outcome.__class__ is Miss:
+                    outcome = await self.authenticator.finish(outcome)
+                scope[SCOPE_KEY] = outcome
         await self.app(scope, receive, send)
 
-    def _authenticate(self, scope: Scope, schemes: Any) -> Authentication:
+    def _begin(self, scope: Scope, schemes: Any) -> Authentication | Miss:
         value = None
         for name, raw in scope["headers"]:
             if name == b"authorization":
                 value = raw.decode("latin-1")
                 break
         client = scope.get("client")
-        return self.authenticator.authenticate(value, ip=client[0] if client else None, schemes=schemes)
+        return self.authenticator.begin(value, ip=client[0] if client else None, schemes=schemes)
 
 
 def authentication(scope: Scope) -> Authentication:

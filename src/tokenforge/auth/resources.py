@@ -12,14 +12,14 @@ is found at once.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from tokenforge.auth.generation import Generation
 from tokenforge.authz.policy import Decision, decide
 from tokenforge.authz.requirements import Requirement, Target
 from tokenforge.authz.roles import OrgRole, RepoRole, repository_role
 from tokenforge.authz.subjects import Anonymous, OrgPolicy, Principal, Resource, UserSession
-from tokenforge.rawdb import RawReader
+from tokenforge.rawdb import LoopReader, RawReader, Statement
 
 _SQL = (
     "SELECT r.id, r.private, r.name, o.id, o.login, o.kind, "
@@ -60,20 +60,24 @@ def _days(n: int | None) -> timedelta | None:
 
 
 class RepositoryAccess:
-    def __init__(self, url: str, generation: Generation, *, max_entries: int = 50_000) -> None:
+    def __init__(
+        self, url: str, generation: Generation, *, max_entries: int = 50_000, loop: LoopReader | None = None
+    ) -> None:
+        """``loop``: the process's loop reader (PostgreSQL), for ``decide_on_loop``."""
         self._db = RawReader(url)
-        self._sql = self._db.sql(_SQL)
+        self._statement = Statement(self._db, loop, _SQL)
         self._generation = generation
         self.max_entries = max_entries
         self._entries: dict[tuple[str, str, int], _Entry] = {}
 
     @property
     def queries(self) -> int:
-        return self._db.queries
+        return self._db.queries + self._statement.loop_queries
 
     def resource(self, owner: str, name: str, user_id: int | None) -> Resource | None:
         """The repository as ``user_id`` (None: anonymous) stands towards it now; None if absent."""
-        entry = self._entry(owner, name, user_id)
+        key = _key(owner, name, user_id)
+        entry = None if key is None else self._entry(key)
         return None if entry is None else entry.resource
 
     def decide(
@@ -81,29 +85,36 @@ class RepositoryAccess:
     ) -> tuple[Resource, Decision] | None:
         """``authz.decide`` on a repository named by its owner and name, memoized per credential
         and requirement; None if there is no such repository."""
-        entry = self._entry(owner, name, getattr(principal, "user_id", None))
-        if entry is None:
-            return None
-        memo = (_credential(principal), requirement.name)
-        decision = entry.decisions.get(memo)
-        if decision is None:
-            decision = decide(principal, entry.resource, requirement)
-            if len(entry.decisions) >= MAX_DECISIONS_PER_ENTRY:
-                entry.decisions.clear()
-            entry.decisions[memo] = decision
-        return entry.resource, decision
+        key = _key(owner, name, getattr(principal, "user_id", None))
+        entry = None if key is None else self._entry(key)
+        return None if entry is None else _decision(entry, principal, requirement)
 
-    def _entry(self, owner: str, name: str, user_id: int | None) -> _Entry | None:
-        if "\x00" in owner or "\x00" in name:
+    async def decide_on_loop(
+        self, principal: Principal, owner: str, name: str, requirement: Requirement
+    ) -> tuple[Resource, Decision] | None:
+        """``decide``, a miss's read awaited on the event loop (PostgreSQL: other requests are
+        served meanwhile). The generation is read before the read, so a change committed while
+        it is in flight leaves the new entry already stale (as in ``Authenticator.begin``)."""
+        key = _key(owner, name, getattr(principal, "user_id", None))
+        if key is None:
             return None
-        key = (owner.lower(), name.lower(), user_id or 0)
         generation = self._generation.current()
         entry = self._entries.get(key)
-        if entry is not None and entry.generation == generation:
-            return entry
-        resource = self._load(key)
+        if entry is None or entry.generation != generation:
+            rows = await self._statement.rows_on_loop(_params(key))
+            entry = self._store(key, _resource(rows, key[2]), generation)
+        return None if entry is None else _decision(entry, principal, requirement)
+
+    def _entry(self, key: tuple[str, str, int]) -> _Entry | None:
+        generation = self._generation.current()
+        entry = self._entries.get(key)
+        if entry is None or entry.generation != generation:
+            entry = self._store(key, _resource(self._statement.rows(_params(key)), key[2]), generation)
+        return entry
+
+    def _store(self, key: tuple[str, str, int], resource: Resource | None, generation: int) -> _Entry | None:
         if resource is None:
-            return None
+            return None  # "no such repository" is never cached (see the module docstring)
         entry = _Entry(resource, generation, {})
         if self.max_entries > 0:
             entries = self._entries
@@ -115,57 +126,79 @@ class RepositoryAccess:
             entries[key] = entry
         return entry
 
-    def _load(self, key: tuple[str, str, int]) -> Resource | None:
-        owner, name, user_id = key
-        rows = self._db.rows(self._sql, (user_id, user_id, owner, name))
-        if not rows:
-            return None
-        (
-            repo_id,
-            private,
-            repo_name,
-            owner_id,
-            owner_login,
-            owner_kind,
-            classic_ok,
-            fine_ok,
-            approval,
-            max_fine,
-            max_classic,
-            base_role,
-            member_role,
-            collaborator_role,
-        ) = rows[0]
-        is_org = owner_kind == "organization"
-        org_role = OrgRole.parse(member_role) if (is_org and member_role) else None
-        role = None
-        if user_id:
-            role = repository_role(
-                is_owner=owner_id == user_id,
-                org_role=org_role,
-                org_base_role=RepoRole.parse(base_role) if is_org and base_role and base_role != "none" else None,
-                collaborator_role=RepoRole.parse(collaborator_role) if collaborator_role else None,
-            )
-        policy = None
-        if is_org:
-            policy = OrgPolicy(
-                classic_allowed=bool(classic_ok),
-                fine_grained_allowed=bool(fine_ok),
-                approval_required=bool(approval),
-                max_lifetime_fine_grained=_days(max_fine),
-                max_lifetime_classic=_days(max_classic),
-            )
-        return Resource(
-            target=Target.REPOSITORY,
-            owner_id=owner_id,
-            owner_login=owner_login,
-            public=not private,
-            repo_id=repo_id,
-            name=f"{owner_login}/{repo_name}",
-            org_policy=policy,
-            repo_role=role,
-            org_role=org_role,
-        )
-
     def close(self) -> None:
         self._db.close()
+
+
+def _key(owner: str, name: str, user_id: int | None) -> tuple[str, str, int] | None:
+    if "\x00" in owner or "\x00" in name:
+        return None
+    return owner.lower(), name.lower(), user_id or 0
+
+
+def _params(key: tuple[str, str, int]) -> tuple[Any, ...]:
+    owner, name, user_id = key
+    return user_id, user_id, owner, name
+
+
+def _decision(entry: _Entry, principal: Principal, requirement: Requirement) -> tuple[Resource, Decision]:
+    memo = (_credential(principal), requirement.name)
+    decision = entry.decisions.get(memo)
+    if decision is None:
+        decision = decide(principal, entry.resource, requirement)
+        if len(entry.decisions) >= MAX_DECISIONS_PER_ENTRY:
+            entry.decisions.clear()
+        entry.decisions[memo] = decision
+    return entry.resource, decision
+
+
+def _resource(rows: list[tuple[Any, ...]], user_id: int) -> Resource | None:
+    """The query's row (if any) → the repository as ``user_id`` (0: anonymous) stands towards it."""
+    if not rows:
+        return None
+    (
+        repo_id,
+        private,
+        repo_name,
+        owner_id,
+        owner_login,
+        owner_kind,
+        classic_ok,
+        fine_ok,
+        approval,
+        max_fine,
+        max_classic,
+        base_role,
+        member_role,
+        collaborator_role,
+    ) = rows[0]
+    is_org = owner_kind == "organization"
+    org_role = OrgRole.parse(member_role) if (is_org and member_role) else None
+    role = None
+    if user_id:
+        role = repository_role(
+            is_owner=owner_id == user_id,
+            org_role=org_role,
+            org_base_role=RepoRole.parse(base_role) if is_org and base_role and base_role != "none" else None,
+            collaborator_role=RepoRole.parse(collaborator_role) if collaborator_role else None,
+        )
+    policy = None
+    if is_org:
+        policy = OrgPolicy(
+            classic_allowed=bool(classic_ok),
+            fine_grained_allowed=bool(fine_ok),
+            approval_required=bool(approval),
+            max_lifetime_fine_grained=_days(max_fine),
+            max_lifetime_classic=_days(max_classic),
+        )
+    return Resource(
+        target=Target.REPOSITORY,
+        owner_id=owner_id,
+        owner_login=owner_login,
+        public=not private,
+        repo_id=repo_id,
+        name=f"{owner_login}/{repo_name}",
+        org_policy=policy,
+        repo_role=role,
+        org_role=org_role,
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tokenforge.authz.subjects import (
     Approval,
@@ -31,7 +32,7 @@ from tokenforge.credentials import scopes as scope_catalog
 from tokenforge.credentials.digest import PepperRing
 from tokenforge.credentials.format import TokenFormat, TokenKind
 from tokenforge.credentials.permissions import Level
-from tokenforge.rawdb import RawReader, as_json, as_utc
+from tokenforge.rawdb import LoopReader, RawReader, Statement, as_json, as_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,16 @@ _PRINCIPAL_SQL = (
 class TokenLookup:
     """Verifies presented tokens against the database. Safe to share between threads."""
 
-    def __init__(self, url: str, token_format: TokenFormat, peppers: PepperRing, *, base_url: str = "") -> None:
+    def __init__(
+        self,
+        url: str,
+        token_format: TokenFormat,
+        peppers: PepperRing,
+        *,
+        base_url: str = "",
+        loop: LoopReader | None = None,
+    ) -> None:
+        """``loop``: the process's loop reader (PostgreSQL), for ``principal_on_loop``."""
         self.format = token_format
         self.peppers = peppers
         self.base_url = base_url
@@ -66,12 +76,13 @@ class TokenLookup:
         agg = "group_concat(tr.repo_id)" if self._db.sqlite else "string_agg(tr.repo_id::text, ',')"
         sizes = range(1, len(peppers.all()) + 1)
         self._verify = {n: self._db.sql(_VERIFY_SQL.format(", ".join(["?"] * n))) for n in sizes}
-        self._principal = {n: self._db.sql(_PRINCIPAL_SQL.format(agg=agg, marks=", ".join(["?"] * n))) for n in sizes}
+        principal_sql = {n: _PRINCIPAL_SQL.format(agg=agg, marks=", ".join(["?"] * n)) for n in sizes}
+        self._principal = {n: Statement(self._db, loop, statement) for n, statement in principal_sql.items()}
         self.digests = 0
 
     @property
     def queries(self) -> int:
-        return self._db.queries
+        return self._db.queries + sum(statement.loop_queries for statement in self._principal.values())
 
     def _candidates(self, presented: str) -> tuple[TokenKind, tuple[bytes, ...]] | None:
         kind = self.format.identify(presented)
@@ -103,9 +114,19 @@ class TokenLookup:
         if screened is None:
             return None
         kind, candidates = screened
-        rows = self._db.rows(self._principal[len(candidates)], candidates)
-        if not rows:
+        rows = self._principal[len(candidates)].rows(candidates)
+        return self._decode(rows[0], kind, now) if rows else None
+
+    async def principal_on_loop(self, presented: str, now: datetime) -> TokenPrincipal | None:
+        """``principal``, awaited: on PostgreSQL the event loop serves others during the round trip."""
+        screened = self._candidates(presented)
+        if screened is None:
             return None
+        kind, candidates = screened
+        rows = await self._principal[len(candidates)].rows_on_loop(candidates)
+        return self._decode(rows[0], kind, now) if rows else None
+
+    def _decode(self, row: tuple[Any, ...], kind: TokenKind, now: datetime) -> TokenPrincipal | None:
         (
             token_id,
             user_id,
@@ -122,7 +143,7 @@ class TokenLookup:
             permissions,
             approval,
             repo_ids,
-        ) = rows[0]
+        ) = row
         if revoked_at is not None or stored_kind != kind.value:
             return None
         expiry = as_utc(expires_at)

@@ -3,6 +3,7 @@ in this process or (within the poll interval) in another one; last-used data is 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -12,11 +13,13 @@ from sqlalchemy import event, select
 
 import factories
 from tokenforge.app import Services, build_services
+from tokenforge.auth.authenticator import Authentication, Miss
 from tokenforge.auth.cache import PrincipalCache
 from tokenforge.auth.header import ALL_SCHEMES, BASIC_ONLY
 from tokenforge.authz.subjects import Anonymous, ClassicToken, FineGrainedToken
 from tokenforge.clock import FixedClock
 from tokenforge.config import Settings
+from tokenforge.credentials.format import TokenKind
 from tokenforge.db import Database
 from tokenforge.tokens.models import RevokedReason, Token
 from tokenforge.tokens.services import get_token, revoke_token
@@ -177,3 +180,52 @@ def test_cache_entry_ends_at_the_token_expiry(now: datetime) -> None:
     cache.put(b"k", principal, generation=0)
     assert cache.get(b"k", 0, (expires - timedelta(seconds=1)).timestamp()) is principal
     assert cache.get(b"k", 0, expires.timestamp()) is None  # expired at the instant, not a second later
+
+
+def test_the_awaited_lookup_gives_what_the_synchronous_one_does(services: Services, secrets_: dict[str, str]) -> None:
+    # The middleware's path: begin → Miss → finish (awaited; on PostgreSQL through asyncpg).
+    async def through_middleware_path(header: str) -> Authentication:
+        outcome = services.authenticator.begin(header, ip="10.0.0.2", schemes=ALL_SCHEMES)
+        assert isinstance(outcome, Miss)
+        try:
+            return await services.authenticator.finish(outcome)
+        finally:
+            await services.aclose_loop_reader()  # on this loop, before asyncio.run closes it (as the lifespan does)
+
+    classic = asyncio.run(through_middleware_path(f"token {secrets_['classic']}"))
+    fine = asyncio.run(through_middleware_path(f"Bearer {secrets_['fine']}"))
+    assert classic == services.authenticator.authenticate(f"token {secrets_['classic']}", ip=None, schemes=ALL_SCHEMES)
+    assert isinstance(fine.principal, FineGrainedToken)
+    assert (
+        fine.principal.permissions
+        == services.authenticator.authenticate(
+            f"Bearer {secrets_['fine']}", ip=None, schemes=ALL_SCHEMES
+        ).principal.permissions
+    )  # type: ignore[union-attr]
+    # Cached by finish: the next request is answered without a read.
+    queries = services.lookup.queries
+    again = services.authenticator.begin(f"token {secrets_['classic']}", ip=None, schemes=ALL_SCHEMES)
+    assert isinstance(again, Authentication)
+    assert again.principal == classic.principal
+    assert services.lookup.queries == queries
+    # Unknown (well-formed) tokens fail on this path too, after exactly one read.
+    unknown = services.settings.token_format.mint(TokenKind.CLASSIC)
+    assert asyncio.run(through_middleware_path(f"token {unknown}")).failed
+    assert services.lookup.queries == queries + 1
+
+
+def test_a_revocation_while_the_read_is_in_flight_is_not_cached_as_live(
+    services: Services, secrets_: dict[str, str], clock: FixedClock
+) -> None:
+    # Awaited, the read of a miss lets other requests run — one of them may revoke the very token
+    # being read. The principal read before the revocation answers the request in flight (as a
+    # request that arrived a moment earlier would have been), but must not be cached as live.
+    header = f"token {secrets_['classic']}"
+    miss = services.authenticator.begin(header, ip=None, schemes=ALL_SCHEMES)
+    assert isinstance(miss, Miss)
+    principal = services.lookup.principal(secrets_["classic"], clock.now())
+    assert principal is not None
+    with services.db.unit_of_work() as s:
+        revoke_token(s, token=get_token(s, principal.token_id), reason=RevokedReason.USER, now=clock.now())
+    assert not services.authenticator.settle(miss, principal).failed
+    assert services.authenticator.authenticate(header, ip=None, schemes=ALL_SCHEMES).failed

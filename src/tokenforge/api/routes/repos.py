@@ -16,7 +16,7 @@ from tokenforge.api.context import (
     Id,
     authorize,
     authorized_repo,
-    authorized_resource,
+    authorized_resource_on_loop,
     current_user,
     repo_resource,
     requires,
@@ -49,11 +49,13 @@ def _repo_json(request: Request, session: Session, repo: Repository) -> dict[str
 
 @router.get("/repos/{owner}/{repo}")
 @requires(req.REPO_METADATA, resource="Repository")
-def get_repo(request: Request, owner: str, repo: str) -> Response:
+async def get_repo(request: Request, owner: str, repo: str) -> Response:
     # The hottest route: authorized from the cached access facts and served from one raw read,
     # without an ORM session (PERFORMANCE.md: a session alone costs more than the whole rest).
-    resource = authorized_resource(request, owner, repo)
-    document = services(request).repo_reads.document(resource.repo_id)  # type: ignore[arg-type]
+    # async, so no thread hop (a third of this route's CPU when it was a ``def``); the reads are
+    # awaited on PostgreSQL and inline on SQLite (rawdb.Statement).
+    resource = await authorized_resource_on_loop(request, owner, repo)
+    document = await services(request).repo_reads.document_on_loop(resource.repo_id)  # type: ignore[arg-type]
     if document is None:
         raise ApiError(404, "Not Found")
     view, open_issues = document

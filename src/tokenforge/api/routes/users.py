@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tokenforge.accounts.models import Account, Membership, Organization, User
+from tokenforge.accounts.reads import UserView
 from tokenforge.accounts.services import find_account
 from tokenforge.api import serializers
 from tokenforge.api.context import (
@@ -68,9 +69,8 @@ def _private_fields(private_repos: int) -> dict[str, Any]:
     }
 
 
-def _own_document(request: Request) -> dict[str, Any]:
+def _own_document(request: Request, view: UserView | None) -> dict[str, Any]:
     """GET /user's body, from one raw read (no ORM session): every client's first request."""
-    view = services(request).user_reads.document(user_id(request) or 0)
     if view is None:
         raise ApiError(401, "Requires authentication")
     return serializers.full_user(
@@ -84,14 +84,15 @@ def _own_document(request: Request) -> dict[str, Any]:
 
 @router.get("/user")
 @requires(AUTHENTICATED, resource="User")
-def get_authenticated_user(request: Request) -> GitHubJSON:
+async def get_authenticated_user(request: Request) -> GitHubJSON:
+    # async: no thread hop; the read is awaited on PostgreSQL and inline on SQLite.
     who = principal(request)
     if isinstance(who, Anonymous):
         raise ApiError(401, "Requires authentication")
     authorize(
         request, Resource(Target.ACCOUNT, owner_id=who.user_id, owner_login=who.login, public=False, name=who.login)
     )
-    return GitHubJSON(_own_document(request))
+    return GitHubJSON(_own_document(request, await services(request).user_reads.document_on_loop(who.user_id)))
 
 
 class UserUpdate(BaseModel):
@@ -117,7 +118,7 @@ def update_authenticated_user(request: Request, body: UserUpdate) -> GitHubJSON:
             user.updated_at = svc.clock.now()
             record(session, "user.profile_updated", now=svc.clock.now(), actor=user, user=user)
     # After the commit: the document is read the same way GET /user reads it.
-    return GitHubJSON(_own_document(request))
+    return GitHubJSON(_own_document(request, svc.user_reads.document(user_id(request) or 0)))
 
 
 @router.get("/users/{login}")
