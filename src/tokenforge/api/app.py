@@ -11,6 +11,7 @@ from starlette._utils import get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tokenforge.api import errors
+from tokenforge.api.hot import HotRoutes
 from tokenforge.api.middleware import ApiHeadersMiddleware
 from tokenforge.api.responses import GitHubJSON
 from tokenforge.api.routes import actions, issues, keys, meta, org_tokens, pulls, repos, users
@@ -33,9 +34,10 @@ ROUTERS = (
 )
 
 
-def create_api(services: Services, *, telemetry: TelemetryConfig | None = None) -> FastAPI:
+def create_api(services: Services, *, telemetry: TelemetryConfig | None = None, hot_routes: bool = True) -> FastAPI:
     """The REST API as its own ASGI app; ``telemetry``: FastAPI's OpenTelemetry settings, which the
-    application passes down (tokenforge.app.telemetry), so both apps are configured alike."""
+    application passes down (tokenforge.app.telemetry), so both apps are configured alike;
+    ``hot_routes=False``: every request through FastAPI's routing (the equivalence test's reference)."""
     api = FastAPI(
         title="Tokenforge REST API",
         version="2022-11-28",
@@ -52,6 +54,8 @@ def create_api(services: Services, *, telemetry: TelemetryConfig | None = None) 
         api.include_router(router, prefix="/v3")
     api.include_router(meta.graphql_router)
     errors.install(api)
+    if hot_routes:
+        api.add_middleware(HotRoutes)  # inside the headers middleware (added after it wraps it)
     api.add_middleware(ApiHeadersMiddleware, limiter=services.limiter)
     return api
 

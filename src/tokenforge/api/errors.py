@@ -6,6 +6,7 @@ Never a traceback: anything unexpected is logged here and answered 500 with a ge
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -116,10 +117,25 @@ def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "Server Error")
 
 
+HANDLERS: dict[type[Exception], Callable[[Request, Any], Response]] = {
+    ApiError: _from_api,
+    TokenforgeError: _from_service,
+    RequestValidationError: _from_validation,
+    StarletteHTTPException: _from_http,
+    DataError: _from_data_error,
+    Exception: _unexpected,
+}
+
+
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _from_api)  # type: ignore[arg-type]
-    app.add_exception_handler(TokenforgeError, _from_service)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _from_validation)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _from_http)  # type: ignore[arg-type]
-    app.add_exception_handler(DataError, _from_data_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _unexpected)
+    for kind, handler in HANDLERS.items():
+        app.add_exception_handler(kind, handler)
+
+
+def response_for(request: Request, exc: Exception) -> Response:
+    """The answer to ``exc`` from its class's handler, most specific first (as Starlette picks)."""
+    for kind in type(exc).__mro__:
+        handler = HANDLERS.get(kind)
+        if handler is not None:
+            return handler(request, exc)
+    return _unexpected(request, exc)  # unreachable: every exception is an Exception
