@@ -17,8 +17,10 @@ of the decision the route made (routes leave them in ``scope[ACCEPTED]``).
 
 from __future__ import annotations
 
+import functools
 import random
 import time
+from datetime import datetime
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
@@ -38,9 +40,14 @@ _BODY_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
 def expiration_header(principal: ClassicToken | FineGrainedToken) -> str | None:
-    if principal.expires_at is None:
-        return None
-    return principal.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return None if principal.expires_at is None else _expiration(principal.expires_at)
+
+
+@functools.lru_cache(maxsize=4096)
+def _expiration(moment: datetime) -> str:
+    # Formatted on every token request: remembered per expiry (strftime alone was ~2.5 % of a
+    # cold-cache request's CPU). Bounded: at most 4096 distinct expiries are kept.
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class ApiHeadersMiddleware:
