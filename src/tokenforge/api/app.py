@@ -67,9 +67,10 @@ class ApiShortcut:
     """``/api/…`` straight to the API app (``app.add_middleware(ApiShortcut, api=…)``).
 
     The outer application mounts the API at ``/api`` too, but reaching it through the outer app's
-    exception middleware, router and ``Mount`` costs ~30 µs a request (~10 % of GET /repos/{o}/{r}
-    in-process). The scope is changed exactly as ``Mount("/api")`` would change it, so the API
-    app and ``url_for`` see the same thing either way.
+    exception middleware, router and ``Mount`` costs ~30 µs a request (7 % of GET /repos/{o}/{r}
+    in-process). The scope is changed exactly as ``Mount("/api")`` would change it (with
+    Starlette's own ``get_route_path``, as ``Mount.matches`` does), so the API app and ``url_for``
+    see the same thing either way.
     """
 
     def __init__(self, app: ASGIApp, api: ASGIApp) -> None:
