@@ -187,7 +187,8 @@ class LoopReader:
     async def _checkout(self) -> tuple[Any, int]:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
-            self._reset(loop)
+            self.terminate()  # the old loop's connections cannot serve this one
+            self._loop = loop
         epoch = self._epoch
         if self._idle:
             return self._idle.pop(), epoch
@@ -231,10 +232,6 @@ class LoopReader:
                 waiter.set_result(None)
                 return
 
-    def _reset(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.terminate()
-        self._loop = loop
-
     def terminate(self) -> None:
         """Drop every connection now, without a loop to await on (at shutdown, or a new loop)."""
         idle, self._idle = self._idle, []
@@ -275,7 +272,7 @@ class Statement:
 
     async def rows_on_loop(self, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self._loop is None:
-            return self._reader.rows(self._sql, params)
+            return self.rows(params)
         records = await self._loop.rows(self._loop_sql, params)
         self.loop_queries += 1
         return [tuple(record) for record in records]

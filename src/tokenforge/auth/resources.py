@@ -98,19 +98,24 @@ class RepositoryAccess:
         key = _key(owner, name, getattr(principal, "user_id", None))
         if key is None:
             return None
-        generation = self._generation.current()
-        entry = self._entries.get(key)
-        if entry is None or entry.generation != generation:
+        entry, generation = self._cached(key)
+        if entry is None:
             rows = await self._statement.rows_on_loop(_params(key))
             entry = self._store(key, _resource(rows, key[2]), generation)
         return None if entry is None else _decision(entry, principal, requirement)
 
     def _entry(self, key: tuple[str, str, int]) -> _Entry | None:
-        generation = self._generation.current()
-        entry = self._entries.get(key)
-        if entry is None or entry.generation != generation:
+        entry, generation = self._cached(key)
+        if entry is None:
             entry = self._store(key, _resource(self._statement.rows(_params(key)), key[2]), generation)
         return entry
+
+    def _cached(self, key: tuple[str, str, int]) -> tuple[_Entry | None, int]:
+        """The entry if still current, and the generation a reload must be stored under (read
+        before the reload, so a change committed during it leaves the new entry stale)."""
+        generation = self._generation.current()
+        entry = self._entries.get(key)
+        return (entry if entry is not None and entry.generation == generation else None), generation
 
     def _store(self, key: tuple[str, str, int], resource: Resource | None, generation: int) -> _Entry | None:
         if resource is None:
