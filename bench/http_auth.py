@@ -12,8 +12,8 @@ One Tokenforge server process (uvicorn, one worker) pinned to CPU 0, wrk on CPU 
   throughput with last-used tracking on against off.
 * **memory** (T9): resident memory at the start and the end of a long rotating load.
 
-    .venv/bin/python bench/http_auth.py                 # SQLite and PostgreSQL, 10 s runs (~5 min)
-    .venv/bin/python bench/http_auth.py --quick         # 3 s runs, 2,000 tokens
+    .venv/bin/python bench/http_auth.py                 # SQLite and PostgreSQL, 3 rounds of 10 s runs (~12 min)
+    .venv/bin/python bench/http_auth.py --quick         # one round of 3 s runs, 2,000 tokens
     .venv/bin/python bench/http_auth.py --memory-seconds 300   # the 5-minute memory run
     .venv/bin/python bench/http_auth.py --tokens 1000000 --repos 100000 --rotate 10000 --memory-seconds 0
                                                         # target 6: the same loads over 1,000,000 tokens
@@ -168,8 +168,14 @@ def warm(base: str, seconds: int = 2) -> None:
 
 
 def bench(kind: str, args: argparse.Namespace) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    seconds = args.seconds
+    """The scenarios, ``args.rounds`` times over in turn; each scenario's best round is reported.
+
+    Why the best of several rounds: this VM's neighbours take the CPU in bursts lasting seconds,
+    so one 10 s run of a scenario may lose a third of its throughput to them (the same cached-token
+    load measured 3,576 and 4,572 req/s minutes apart). Alternating the scenarios round by round and
+    keeping each one's best compares the code, not the neighbours; every round's figure is printed
+    with the row (``rounds``), and the ratios are of the best figures."""
+    rounds: list[list[dict[str, Any]]] = []
     with database(kind, args.tokens, args.repos) as (url, tmp, every_fine, repo_of):
         # --rotate: the scale run's rotation is the default run's size, in a larger database.
         fine = every_fine[: args.rotate or None]
@@ -177,62 +183,85 @@ def bench(kind: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         rotation.write_text("".join(f"{t} /api/v3/repos/acme/{repo_of[t]}\n" for t in fine))
         script = tmp / "rotate.lua"
         script.write_text(LUA)
-        one, one_repo = fine[0], repo_of[fine[0]]
-
-        def record(name: str, load: Load, extra: dict[str, Any] | None = None) -> Load:
-            rows.append(
-                {
-                    "scenario": f"{name} ({kind})",
-                    "rps": load.rps,
-                    "p50_ms": load.p50_ms,
-                    "p99_ms": load.p99_ms,
-                    "non_2xx": load.non_2xx,
-                    **(extra or {}),
-                }
-            )
-            return load
-
         if args.memory_only:
-            if args.memory_seconds:
-                record(*memory(url, tmp, args, script, rotation))
-            return rows
-        with server(url, tmp) as base:
-            warm(base)
-            anon = record("anonymous, public repository", run_wrk(f"{base}/api/v3/repos/acme/site", seconds))
-            before = stats(base)
-            auth = record(
-                "fine-grained token, private repository (cached)",
-                run_wrk(f"{base}/api/v3/repos/acme/{one_repo}", seconds, f"Authorization: token {one}"),
-            )
-            after = stats(base)
-            rows[-1]["ratio_to_anonymous"] = auth.rps / anon.rps
-            rows[-1]["writes_during_load"] = after["writes"]["statements"] - before["writes"]["statements"]
-        small_caches = {"auth_cache_size": str(args.cache), "access_cache_size": str(args.cache)}
-        with server(url, tmp, **small_caches) as base:
-            warm(base)
-            before = stats(base)
-            cold = record(
-                f"{len(fine):,} rotating tokens, caches of {args.cache:,}",
-                run_wrk(f"{base}/api/v3/", seconds, script=script, script_arg=rotation),
-            )
-            after = stats(base)
-            requests = max(1, cold.requests)
-            rows[-1]["ratio_to_cached"] = cold.rps / auth.rps
-            rows[-1]["token_queries_per_request"] = (after["token_queries"] - before["token_queries"]) / requests
-            rows[-1]["repository_queries_per_request"] = (
-                after["repository_queries"] - before["repository_queries"]
-            ) / requests
-            rows[-1]["writes_during_load"] = after["writes"]["statements"] - before["writes"]["statements"]
-            rows[-1]["rss_kib"] = after["rss_kib"]
-        with server(url, tmp, track_usage="false") as base:
-            warm(base)
-            off = record(
-                "tracking off: fine-grained token (cached)",
-                run_wrk(f"{base}/api/v3/repos/acme/{one_repo}", seconds, f"Authorization: token {one}"),
-            )
-            rows[-1]["on_over_off"] = auth.rps / off.rps
+            return [_row(kind, *memory(url, tmp, args, script, rotation))] if args.memory_seconds else []
+        for _ in range(args.rounds):
+            rounds.append(one_round(kind, url, tmp, fine, repo_of, script, rotation, args))
+        rows = best_of(rounds)
+        by_name = {row["scenario"]: row for row in rows}
+        anon, auth, cold, off = (by_name[row["scenario"]] for row in rounds[0])
+        auth["ratio_to_anonymous"] = auth["rps"] / anon["rps"]
+        cold["ratio_to_cached"] = cold["rps"] / auth["rps"]
+        off["on_over_off"] = auth["rps"] / off["rps"]
         if args.memory_seconds:
-            record(*memory(url, tmp, args, script, rotation))
+            rows.append(_row(kind, *memory(url, tmp, args, script, rotation)))
+    return rows
+
+
+def _row(kind: str, name: str, load: Load, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "scenario": f"{name} ({kind})",
+        "rps": load.rps,
+        "p50_ms": load.p50_ms,
+        "p99_ms": load.p99_ms,
+        "non_2xx": load.non_2xx,
+        **(extra or {}),
+    }
+
+
+def best_of(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per scenario, the round with the most requests per second, with every round's figure."""
+    best = []
+    for i, first in enumerate(rounds[0]):
+        runs = [one[i] for one in rounds]
+        row = dict(max(runs, key=lambda run: run["rps"]))
+        if len(runs) > 1:
+            row["rounds"] = " / ".join(f"{run['rps']:,.0f}" for run in runs)
+        assert row["scenario"] == first["scenario"]
+        best.append(row)
+    return best
+
+
+def one_round(  # noqa: PLR0917 (the round's inputs, each named)
+    kind: str,
+    url: str,
+    tmp: Path,
+    fine: list[str],
+    repo_of: dict[str, str],
+    script: Path,
+    rotation: Path,
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    """Anonymous, cached token, rotating tokens, tracking off: one run each."""
+    seconds = args.seconds
+    one, one_repo = fine[0], repo_of[fine[0]]
+    rows: list[dict[str, Any]] = []
+    with server(url, tmp) as base:
+        warm(base)
+        rows.append(_row(kind, "anonymous, public repository", run_wrk(f"{base}/api/v3/repos/acme/site", seconds)))
+        before = stats(base)
+        auth = run_wrk(f"{base}/api/v3/repos/acme/{one_repo}", seconds, f"Authorization: token {one}")
+        after = stats(base)
+        writes = after["writes"]["statements"] - before["writes"]["statements"]
+        rows.append(_row(kind, "fine-grained token, private repository (cached)", auth, {"writes_during_load": writes}))
+    small_caches = {"auth_cache_size": str(args.cache), "access_cache_size": str(args.cache)}
+    with server(url, tmp, **small_caches) as base:
+        warm(base)
+        before = stats(base)
+        cold = run_wrk(f"{base}/api/v3/", seconds, script=script, script_arg=rotation)
+        after = stats(base)
+        requests = max(1, cold.requests)
+        extra = {
+            "token_queries_per_request": (after["token_queries"] - before["token_queries"]) / requests,
+            "repository_queries_per_request": (after["repository_queries"] - before["repository_queries"]) / requests,
+            "writes_during_load": after["writes"]["statements"] - before["writes"]["statements"],
+            "rss_kib": after["rss_kib"],
+        }
+        rows.append(_row(kind, f"{len(fine):,} rotating tokens, caches of {args.cache:,}", cold, extra))
+    with server(url, tmp, track_usage="false") as base:
+        warm(base)
+        off = run_wrk(f"{base}/api/v3/repos/acme/{one_repo}", seconds, f"Authorization: token {one}")
+        rows.append(_row(kind, "tracking off: fine-grained token (cached)", off))
     return rows
 
 
@@ -276,6 +305,7 @@ def main() -> None:
     parser.add_argument("--rotate", type=int, help="tokens in the rotation (default: half)")
     parser.add_argument("--cache", type=int, default=1_000, help="entries in each cache for the cold run")
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every scenario; the best is kept")
     parser.add_argument("--memory-seconds", type=int, default=60)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--memory-only", action="store_true", help="only the memory run")
@@ -283,7 +313,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.quick:
-        args.tokens, args.repos, args.seconds, args.memory_seconds = 4_000, 200, 3, 0
+        args.tokens, args.repos, args.seconds, args.memory_seconds, args.rounds = 4_000, 200, 3, 0, 1
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
     rows: list[dict[str, Any]] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from datetime import UTC, datetime
 
 import asyncpg
 import psycopg
@@ -14,7 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from tokenforge.db import Database
-from tokenforge.rawdb import LoopReader, RawReader
+from tokenforge.rawdb import LoopReader, RawReader, as_utc
 
 
 def _burst(reader: RawReader, threads: int, queries: int, peak: list[int]) -> None:
@@ -162,3 +163,25 @@ def test_loop_reader_opens_new_connections_when_the_event_loop_changes(postgres_
         assert backend not in backends()
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        # SQLite's text, as SQLAlchemy writes it: naive, meaning UTC.
+        ("2027-02-19 14:26:24.246143", datetime(2027, 2, 19, 14, 26, 24, 246143, tzinfo=UTC)),
+        ("2027-02-19 14:26:24", datetime(2027, 2, 19, 14, 26, 24, tzinfo=UTC)),
+        # Text carrying its own offset keeps it (the same instant).
+        ("2027-02-19 16:26:24+02:00", datetime(2027, 2, 19, 14, 26, 24, tzinfo=UTC)),
+        ("2027-02-19T14:26:24Z", datetime(2027, 2, 19, 14, 26, 24, tzinfo=UTC)),
+        # PostgreSQL's drivers hand over datetimes.
+        (datetime(2027, 2, 19, 14, 26, 24, tzinfo=UTC), datetime(2027, 2, 19, 14, 26, 24, tzinfo=UTC)),
+        (datetime(2027, 2, 19, 14, 26, 24), datetime(2027, 2, 19, 14, 26, 24, tzinfo=UTC)),
+        (None, None),
+    ],
+)
+def test_stored_timestamps_read_as_aware_utc(stored: object, expected: datetime | None) -> None:
+    value = as_utc(stored)
+    assert value == expected
+    if value is not None:
+        assert value.utcoffset() is not None

@@ -52,7 +52,7 @@ class AuthenticationMiddleware:
         value = None
         for name, raw in scope["headers"]:
             if name == b"authorization":
-                value = raw.decode("latin-1")
+                value = raw  # bytes: the cache is keyed by them, and the common case is read off them
                 break
         client = scope.get("client")
         return self.authenticator.begin(value, ip=client[0] if client else None, schemes=schemes)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, NamedTuple
 
+from tokenforge.auth.fifo import BoundedFifo
 from tokenforge.auth.generation import Generation
 from tokenforge.authz.policy import Decision, decide
 from tokenforge.authz.requirements import Requirement, Target
@@ -46,6 +47,14 @@ class _Entry(NamedTuple):
 
 MAX_DECISIONS_PER_ENTRY = 64
 
+# The memo in front of everything: (id(principal), owner, name as asked, requirement) → the answer.
+# Keyed by the principal object's identity, which the cached authentication hands out again on
+# every hit, so a warm request costs one tuple and one dict probe (issue 8, target 1). The
+# value holds the principal itself: while it is remembered its id cannot be reused by another
+# object, and ``is`` confirms the match.
+_MemoKey = tuple[int, str, str, str]
+_Answer = tuple[Resource, Decision]
+
 
 def _credential(principal: Principal) -> int:
     if isinstance(principal, Anonymous):
@@ -68,7 +77,8 @@ class RepositoryAccess:
         self._statement = Statement(self._db, loop, _SQL)
         self._generation = generation
         self.max_entries = max_entries
-        self._entries: dict[tuple[str, str, int], _Entry] = {}
+        self._entries: BoundedFifo[tuple[str, str, int], _Entry] = BoundedFifo(max_entries)
+        self._memo: BoundedFifo[_MemoKey, tuple[Principal, int, _Answer]] = BoundedFifo(max_entries)
 
     @property
     def queries(self) -> int:
@@ -85,9 +95,13 @@ class RepositoryAccess:
     ) -> tuple[Resource, Decision] | None:
         """``authz.decide`` on a repository named by its owner and name, memoized per credential
         and requirement; None if there is no such repository."""
+        memo = (id(principal), owner, name, requirement.name)
+        known = self._memo.get(memo)
+        if known is not None and known[0] is principal and known[1] == self._generation.current():
+            return known[2]
         key = _key(owner, name, getattr(principal, "user_id", None))
         entry = None if key is None else self._entry(key)
-        return None if entry is None else _decision(entry, principal, requirement)
+        return None if entry is None else self._remember(memo, principal, entry, requirement)
 
     async def decide_on_loop(
         self, principal: Principal, owner: str, name: str, requirement: Requirement
@@ -95,6 +109,10 @@ class RepositoryAccess:
         """``decide``, a miss's read awaited on the event loop (PostgreSQL: other requests are
         served meanwhile). The generation is read before the read, so a change committed while
         it is in flight leaves the new entry already stale (as in ``Authenticator.begin``)."""
+        memo = (id(principal), owner, name, requirement.name)
+        known = self._memo.get(memo)
+        if known is not None and known[0] is principal and known[1] == self._generation.current():
+            return known[2]
         key = _key(owner, name, getattr(principal, "user_id", None))
         if key is None:
             return None
@@ -102,7 +120,13 @@ class RepositoryAccess:
         if entry is None:
             rows = await self._statement.rows_on_loop(_params(key))
             entry = self._store(key, _resource(rows, key[2]), generation)
-        return None if entry is None else _decision(entry, principal, requirement)
+        return None if entry is None else self._remember(memo, principal, entry, requirement)
+
+    def _remember(self, memo: _MemoKey, principal: Principal, entry: _Entry, requirement: Requirement) -> _Answer:
+        answer = _decision(entry, principal, requirement)
+        # Under the entry's generation: the answer is exactly as current as the facts it used.
+        self._memo.put(memo, (principal, entry.generation, answer))
+        return answer
 
     def _entry(self, key: tuple[str, str, int]) -> _Entry | None:
         entry, generation = self._cached(key)
@@ -121,15 +145,13 @@ class RepositoryAccess:
         if resource is None:
             return None  # "no such repository" is never cached (see the module docstring)
         entry = _Entry(resource, generation, {})
-        if self.max_entries > 0:
-            entries = self._entries
-            while len(entries) >= self.max_entries:
-                try:
-                    del entries[next(iter(entries))]  # FIFO: a hit costs no reordering
-                except (StopIteration, KeyError, RuntimeError):
-                    break
-            entries[key] = entry
+        self._entries.put(key, entry)
         return entry
+
+    def clear(self) -> None:
+        """Forget every cached fact and decision (benchmarks measuring a cold cache)."""
+        self._entries.clear()
+        self._memo.clear()
 
     def close(self) -> None:
         self._db.close()

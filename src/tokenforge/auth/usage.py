@@ -39,7 +39,8 @@ class UsageRecorder:
         if usage is None:
             with self._lock:
                 usage = self._pending.setdefault(token_id, _Usage(now))
-        usage.last_used = max(usage.last_used, now)
+        if now > usage.last_used:  # noqa: PLR1730 (not max(): the builtin call costs more than the comparison)
+            usage.last_used = now
         if ip and (not usage.ips or usage.ips[0] != ip):
             if ip in usage.ips:
                 usage.ips.remove(ip)

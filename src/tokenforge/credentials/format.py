@@ -67,6 +67,7 @@ DEFAULT_FINE_GRAINED_PREFIX = "github_pat_"
 # three table lookups instead of six divmods and string concatenations: the pure-Python
 # encoder was the dominant cost of the checksum screen (PERFORMANCE.md §4).
 _PAIRS = tuple(a + b for a in BASE62 for b in BASE62)
+_BYTE_PAIRS = tuple(pair.encode("ascii") for pair in _PAIRS)  # the same, for headers read as bytes
 _PAIR_BASE = 62 * 62
 
 # A prefix is letters and digits ending in "_", so that the whole token stays one
@@ -85,6 +86,13 @@ def checksum(data: str) -> str:
     high, low = divmod(n, _PAIR_BASE)
     top, mid = divmod(high, _PAIR_BASE)
     return _PAIRS[top] + _PAIRS[mid] + _PAIRS[low]
+
+
+def checksum_matches(covered: bytes, check: bytes) -> bool:
+    """``check`` is the base62 CRC-32 of ``covered`` (both ASCII bytes, as read off a header)."""
+    high, low = divmod(zlib.crc32(covered), _PAIR_BASE)
+    top, mid = divmod(high, _PAIR_BASE)
+    return _BYTE_PAIRS[top] + _BYTE_PAIRS[mid] + _BYTE_PAIRS[low] == check
 
 
 def _random_base62(length: int) -> str:
@@ -171,6 +179,24 @@ class TokenFormat:
             f"[0-9A-Za-z]{{{FINE_GRAINED_HEAD_LENGTH}}}_[0-9A-Za-z]{{{FINE_GRAINED_TAIL_LENGTH}}}"
         )
         return re.compile(rf"\b(?:{fine}|{classic})\b")
+
+    def screen_pattern(self) -> bytes:
+        """Either token shape as a bytes regex with three groups: the classic token's covered part,
+        the fine-grained token's covered part (one of the two is None) and the checksum.
+
+        ``identify`` written as one regex, for ``auth.header.HeaderReader``: it reads the common
+        header (``token X`` / ``Bearer X``) in a single match straight off the bytes, then checks
+        the groups with ``checksum_matches``. ``identify`` stays the reference the reader is
+        tested against (tests/unit/auth/test_auth_header.py).
+        """
+        head = FINE_GRAINED_HEAD_LENGTH - len(FINE_GRAINED_LAYOUT_TAG)
+        tail = FINE_GRAINED_TAIL_LENGTH - CHECKSUM_LENGTH
+        return (
+            f"(?:{re.escape(self.classic_prefix)}([0-9A-Za-z]{{{CLASSIC_RANDOM_LENGTH}}})"
+            f"|{re.escape(self.fine_grained_prefix)}"
+            f"({FINE_GRAINED_LAYOUT_TAG}[0-9A-Za-z]{{{head}}}_[0-9A-Za-z]{{{tail}}}))"
+            f"([0-9A-Za-z]{{{CHECKSUM_LENGTH}}})"
+        ).encode("ascii")
 
 
 def last_eight(token: str) -> str:

@@ -3,7 +3,7 @@
 The path every authenticated request takes on a cache miss, written for cost (PERFORMANCE.md §6):
 
 1. ``TokenFormat.identify``: shape and checksum in pure Python; garbage stops here, before
-   any hashing or I/O.
+   any hashing or I/O. (Requests reach ``principal_of`` with this done by the header reader.)
 2. One HMAC per configured pepper (one, unless a secret is being rotated).
 3. One query on the unique ``digest`` index — for ``principal``, joined with the user, the
    fine-grained grant, its resource owner and its selected repositories, so a cache miss costs
@@ -46,6 +46,7 @@ class VerifiedToken:
 # Stored value → member, by dict: calling an Enum class costs ~1 µs each on every cache miss.
 _SELECTIONS = {member.value: member for member in RepositorySelection}
 _APPROVALS = {member.value: member for member in Approval}
+_LEVELS = {level.label: level for level in Level}  # as stored; Level.parse for anything else
 
 # Only placeholders are ever formatted in (one per configured pepper), never a value.
 _VERIFY_SQL = "SELECT id, user_id, kind, expires_at, revoked_at FROM tokens WHERE digest IN ({})"
@@ -88,19 +89,11 @@ class TokenLookup:
     def queries(self) -> int:
         return self._db.queries + sum(statement.loop_queries for statement in self._principal.values())
 
-    def _candidates(self, presented: str) -> tuple[TokenKind, tuple[bytes, ...]] | None:
+    def verify(self, presented: str, now: datetime) -> VerifiedToken | None:
         kind = self.format.identify(presented)
         if kind is None:
             return None
-        candidates = self.peppers.candidates(presented)
-        self.digests += len(candidates)
-        return kind, candidates
-
-    def verify(self, presented: str, now: datetime) -> VerifiedToken | None:
-        screened = self._candidates(presented)
-        if screened is None:
-            return None
-        kind, candidates = screened
+        candidates = self._candidates(presented)
         rows = self._db.rows(self._verify[len(candidates)], candidates)
         if not rows:
             return None
@@ -114,21 +107,26 @@ class TokenLookup:
 
     def principal(self, presented: str, now: datetime) -> TokenPrincipal | None:
         """The live token's principal, from one query; None for anything that is not one."""
-        screened = self._candidates(presented)
-        if screened is None:
-            return None
-        kind, candidates = screened
+        kind = self.format.identify(presented)
+        return None if kind is None else self.principal_of(kind, presented, now)
+
+    def principal_of(self, kind: TokenKind, secret: str, now: datetime) -> TokenPrincipal | None:
+        """``principal`` for a secret already screened: ``kind`` is what ``TokenFormat.identify``
+        (or the authenticator's header reader, which is tested equal to it) returned for it."""
+        candidates = self._candidates(secret)
         rows = self._principal[len(candidates)].rows(candidates)
         return self._decode(rows[0], kind, now) if rows else None
 
-    async def principal_on_loop(self, presented: str, now: datetime) -> TokenPrincipal | None:
-        """``principal``, awaited: on PostgreSQL the event loop serves others during the round trip."""
-        screened = self._candidates(presented)
-        if screened is None:
-            return None
-        kind, candidates = screened
+    async def principal_of_on_loop(self, kind: TokenKind, secret: str, now: datetime) -> TokenPrincipal | None:
+        """``principal_of``, awaited: on PostgreSQL the event loop serves others during the round trip."""
+        candidates = self._candidates(secret)
         rows = await self._principal[len(candidates)].rows_on_loop(candidates)
         return self._decode(rows[0], kind, now) if rows else None
+
+    def _candidates(self, secret: str) -> tuple[bytes, ...]:
+        candidates = self.peppers.candidates(secret)
+        self.digests += len(candidates)
+        return candidates
 
     def _decode(self, row: tuple[Any, ...], kind: TokenKind, now: datetime) -> TokenPrincipal | None:
         (
@@ -179,8 +177,8 @@ class TokenLookup:
             resource_owner_id=owner_id,
             resource_owner_login=owner_login,
             repository_selection=_SELECTIONS[selection],
-            repository_ids=frozenset(int(i) for i in repo_ids.split(",")) if repo_ids else frozenset(),
-            permissions={key: Level.parse(level) for key, level in as_json(permissions).items()},
+            repository_ids=frozenset(map(int, repo_ids.split(","))) if repo_ids else frozenset(),
+            permissions={key: _LEVELS.get(level) or Level.parse(level) for key, level in as_json(permissions).items()},
             approval=_APPROVALS[approval],
         )
 

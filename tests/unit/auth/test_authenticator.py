@@ -162,10 +162,10 @@ def test_flush_skips_tokens_deleted_meanwhile(services: Services, secrets_: dict
 
 
 def test_cache_is_bounded(now: datetime) -> None:
-    cache = PrincipalCache(max_entries=3)
+    cache: PrincipalCache[ClassicToken] = PrincipalCache(max_entries=3)
     principal = ClassicToken(user_id=1, login="a", token_id=1, lifetime=None, expires_at=None, settings_url="")
     for i in range(10):
-        cache.put(bytes([i]), principal, generation=0)
+        cache.put(bytes([i]), principal, generation=0, expires_at=None)
     assert len(cache) == 3
     at = now.timestamp()
     assert cache.get(bytes([9]), 0, at) is principal
@@ -174,10 +174,10 @@ def test_cache_is_bounded(now: datetime) -> None:
 
 
 def test_cache_entry_ends_at_the_token_expiry(now: datetime) -> None:
-    cache = PrincipalCache()
+    cache: PrincipalCache[ClassicToken] = PrincipalCache()
     expires = now + timedelta(minutes=5)
     principal = ClassicToken(user_id=1, login="a", token_id=1, lifetime=None, expires_at=expires, settings_url="")
-    cache.put(b"k", principal, generation=0)
+    cache.put(b"k", principal, generation=0, expires_at=expires)
     assert cache.get(b"k", 0, (expires - timedelta(seconds=1)).timestamp()) is principal
     assert cache.get(b"k", 0, expires.timestamp()) is None  # expired at the instant, not a second later
 
@@ -185,7 +185,7 @@ def test_cache_entry_ends_at_the_token_expiry(now: datetime) -> None:
 def test_the_awaited_lookup_gives_what_the_synchronous_one_does(services: Services, secrets_: dict[str, str]) -> None:
     # The middleware's path: begin → Miss → finish (awaited; on PostgreSQL through asyncpg).
     async def through_middleware_path(header: str) -> Authentication:
-        outcome = services.authenticator.begin(header, ip="10.0.0.2", schemes=ALL_SCHEMES)
+        outcome = services.authenticator.begin(header.encode(), ip="10.0.0.2", schemes=ALL_SCHEMES)
         assert isinstance(outcome, Miss)
         try:
             return await services.authenticator.finish(outcome)
@@ -204,7 +204,7 @@ def test_the_awaited_lookup_gives_what_the_synchronous_one_does(services: Servic
     )  # type: ignore[union-attr]
     # Cached by finish: the next request is answered without a read.
     queries = services.lookup.queries
-    again = services.authenticator.begin(f"token {secrets_['classic']}", ip=None, schemes=ALL_SCHEMES)
+    again = services.authenticator.begin(f"token {secrets_['classic']}".encode(), ip=None, schemes=ALL_SCHEMES)
     assert isinstance(again, Authentication)
     assert again.principal == classic.principal
     assert services.lookup.queries == queries
@@ -221,7 +221,7 @@ def test_a_revocation_while_the_read_is_in_flight_is_not_cached_as_live(
     # being read. The principal read before the revocation answers the request in flight (as a
     # request that arrived a moment earlier would have been), but must not be cached as live.
     header = f"token {secrets_['classic']}"
-    miss = services.authenticator.begin(header, ip=None, schemes=ALL_SCHEMES)
+    miss = services.authenticator.begin(header.encode(), ip=None, schemes=ALL_SCHEMES)
     assert isinstance(miss, Miss)
     principal = services.lookup.principal(secrets_["classic"], clock.now())
     assert principal is not None
@@ -229,3 +229,67 @@ def test_a_revocation_while_the_read_is_in_flight_is_not_cached_as_live(
         revoke_token(s, token=get_token(s, principal.token_id), reason=RevokedReason.USER, now=clock.now())
     assert not services.authenticator.settle(miss, principal).failed
     assert services.authenticator.authenticate(header, ip=None, schemes=ALL_SCHEMES).failed
+
+
+def test_a_cached_header_is_still_held_to_the_surface_s_schemes(services: Services, secrets_: dict[str, str]) -> None:
+    # The cache is keyed by the whole header: a Bearer header cached by the API must not become
+    # credentials for git, which takes Basic only.
+    bearer = f"Bearer {secrets_['classic']}"
+    assert isinstance(services.authenticator.authenticate(bearer, ip=None, schemes=ALL_SCHEMES).principal, ClassicToken)
+    on_git = services.authenticator.authenticate(bearer, ip=None, schemes=BASIC_ONLY)
+    assert isinstance(on_git.principal, Anonymous)
+    assert not on_git.failed
+
+
+def test_every_spelling_verifies_and_then_hits_the_cache(services: Services, secrets_: dict[str, str]) -> None:
+    import base64
+
+    secret = secrets_["fine"]
+    spellings = [
+        f"token {secret}",
+        f"BEARER {secret}",
+        f"bearer   {secret} ",
+        "Basic " + base64.b64encode(f"x-access-token:{secret}".encode()).decode(),
+    ]
+
+    def principal(header: str) -> object:
+        return services.authenticator.authenticate(header, ip=None, schemes=ALL_SCHEMES).principal
+
+    assert all(isinstance(principal(header), FineGrainedToken) for header in spellings)
+    queries = services.lookup.queries
+    assert all(isinstance(principal(header), FineGrainedToken) for header in spellings)
+    assert services.lookup.queries == queries
+
+
+def test_neither_the_answer_nor_the_cache_keeps_the_secret(services: Services, secrets_: dict[str, str]) -> None:
+    import gc
+    import types
+
+    secret = secrets_["classic"]
+    first = services.authenticator.authenticate(f"token {secret}", ip=None, schemes=ALL_SCHEMES)
+    again = services.authenticator.authenticate(f"token {secret}", ip=None, schemes=ALL_SCHEMES)
+    for outcome in (first, again):
+        assert outcome.presented is not None
+        assert outcome.presented.secret == ""
+    # Nothing reachable from the cache's entries holds the token, in any form. (Classes and
+    # modules are not followed: they are shared code, not data the cache keeps.)
+    seen: list[object] = [services.authenticator.cache.__dict__]
+    reachable: set[int] = set()
+    strings = 0
+    while seen:
+        item = seen.pop()
+        if id(item) in reachable or isinstance(item, (type, types.ModuleType)):
+            continue
+        reachable.add(id(item))
+        if isinstance(item, (str, bytes)):
+            strings += 1
+            assert secret.encode() not in (item.encode("utf-8", "surrogatepass") if isinstance(item, str) else item)
+            continue
+        seen.extend(gc.get_referents(item))
+    assert strings >= 2  # the walk did reach the entry (the login, the scopes)
+
+
+def test_a_header_no_server_could_receive_fails(services: Services) -> None:
+    outcome = services.authenticator.authenticate("token ghp_\u20ac", ip=None, schemes=ALL_SCHEMES)
+    assert outcome.failed
+    assert isinstance(outcome.principal, Anonymous)

@@ -10,8 +10,11 @@ import pytest
 import factories
 from tokenforge.accounts.services import get_user
 from tokenforge.app import Services, build_services
+from tokenforge.authz.requirements import CONTENTS_READ
 from tokenforge.authz.roles import OrgRole, RepoRole
+from tokenforge.authz.subjects import ClassicToken
 from tokenforge.config import Settings
+from tokenforge.credentials import scopes as scope_catalog
 from tokenforge.orgs.services import get_org, remove_member, set_member
 from tokenforge.repos.services import (
     add_collaborator,
@@ -105,3 +108,57 @@ def test_the_last_owner_cannot_leave(services: Services, now: datetime) -> None:
 
     with services.db.unit_of_work() as s, pytest.raises(Invalid, match="last owner"):
         remove_member(s, org=get_org(s, "acme"), user=get_user(s, "alice"), now=now)
+
+
+def _classic(user_id: int, login: str, token_id: int, *scopes: str) -> ClassicToken:
+    return ClassicToken(
+        user_id=user_id,
+        login=login,
+        token_id=token_id,
+        lifetime=None,
+        expires_at=None,
+        settings_url="",
+        scopes=scopes,
+        granted=scope_catalog.expand(scopes),
+    )
+
+
+@pytest.mark.usefixtures("world")
+def test_memoized_decisions_follow_access_changes(services: Services, now: datetime) -> None:
+    # decide() answers a principal it has seen from its memo; a removed membership must still
+    # take effect on the very next call with the same principal object.
+    access = services.repo_access
+    with services.db.unit_of_work() as s:
+        bob = get_user(s, "bob").id
+    token = _classic(bob, "bob", 900, "repo")
+    first = access.decide(token, "acme", "infra", CONTENTS_READ)
+    assert first is not None
+    assert first[1].allowed
+    queries = access.queries
+    again = access.decide(token, "acme", "infra", CONTENTS_READ)
+    assert again is first  # from the memo
+    assert access.queries == queries
+    with services.db.unit_of_work() as s:
+        remove_member(s, org=get_org(s, "acme"), user=get_user(s, "bob"), now=now)
+    after = access.decide(token, "acme", "infra", CONTENTS_READ)
+    assert after is not None
+    assert not after[1].allowed
+
+
+@pytest.mark.usefixtures("world")
+def test_memoized_decisions_never_cross_between_principals(services: Services) -> None:
+    access = services.repo_access
+    with services.db.unit_of_work() as s:
+        bob = get_user(s, "bob").id
+    scoped, unscoped = _classic(bob, "bob", 901, "repo"), _classic(bob, "bob", 902)
+    for _ in range(3):  # the second and third rounds come from the memo
+        allowed = access.decide(scoped, "acme", "infra", CONTENTS_READ)
+        refused = access.decide(unscoped, "acme", "infra", CONTENTS_READ)
+        assert allowed is not None
+        assert allowed[1].allowed
+        assert refused is not None
+        assert not refused[1].allowed
+        # The spelling asked for is part of the memo's key, the repository is not confused.
+        other = access.decide(scoped, "ACME", "site", CONTENTS_READ)
+        assert other is not None
+        assert other[0].name == "acme/site"

@@ -91,6 +91,21 @@ def test_digest_is_hmac_sha256_under_the_derived_key(token: str) -> None:
     assert digest == expected_digest(SECRET, token)
 
 
+def test_digest_from_the_precomputed_states_is_hmac_for_any_input() -> None:
+    # Pepper.digest finishes HMAC's two keyed states by hand (RFC 2104); it must equal the
+    # library's HMAC for every length — empty, under, at and over a 64-byte block — and any
+    # text, and computing one digest must not disturb the next.
+    import random
+
+    pepper = Pepper.from_secret(SECRET)
+    rng = random.Random(5)
+    texts = ["", "é", "x" * 63, "x" * 64, "x" * 65, "x" * 1000, CLASSIC, FINE]
+    texts += ["".join(rng.choices("abcXYZ09_€", k=rng.randrange(200))) for _ in range(200)]
+    for text in texts:
+        assert pepper.digest(text) == hmac.new(derived_key(SECRET), text.encode(), hashlib.sha256).digest(), text
+    assert pepper.digest(CLASSIC) == pepper.digest(CLASSIC)
+
+
 @pytest.mark.parametrize("token", [CLASSIC, FINE], ids=["classic", "fine"])
 def test_digest_is_neither_a_plain_hash_nor_keyed_by_the_raw_secret(token: str) -> None:
     digest = Pepper.from_secret(SECRET).digest(token)
