@@ -3,6 +3,7 @@ benchmarks in bench/ and for operators. Counters since the process started; no s
 
 from __future__ import annotations
 
+import gc
 import os
 import resource
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,9 @@ def snapshot(services: Services, writes: WriteCounter) -> dict[str, Any]:
         },
         "usage": {"pending_tokens": services.usage.pending(), "flushes": services.usage.flushes},
         "writes": {"statements": writes.writes, "by_table": dict(writes.by_table)},
+        # Collections per generation since start: a full (generation 2) collection walks every
+        # tracked object of the process, so cache churn that promotes objects shows up here.
+        "gc_collections": [generation["collections"] for generation in gc.get_stats()],
         # ru_maxrss is the peak; the current resident set comes from /proc where available.
         "rss_kib": _rss_kib(),
         "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

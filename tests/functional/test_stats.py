@@ -30,6 +30,7 @@ def test_stats_count_queries_cache_hits_and_writes(settings: Settings, db: Datab
         assert stats["writes"]["statements"] == 0  # nothing written on the request path
         assert stats["usage"]["pending_tokens"] == 1
         assert stats["rss_kib"] > 0
+        assert len(stats["gc_collections"]) == 3  # per generation, for the benchmarks' records
         assert stats["pid"] == os.getpid()  # the live server is a thread of this process
         server.services.flush_usage()
         after = httpx.get(f"{server.url}/-/stats").json()
