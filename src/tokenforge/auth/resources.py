@@ -96,9 +96,9 @@ class RepositoryAccess:
         """``authz.decide`` on a repository named by its owner and name, memoized per credential
         and requirement; None if there is no such repository."""
         memo = (id(principal), owner, name, requirement.name)
-        known = self._memo.get(memo)
-        if known is not None and known[0] is principal and known[1] == self._generation.current():
-            return known[2]
+        answer = self._recall(memo, principal)
+        if answer is not None:
+            return answer
         key = _key(owner, name, getattr(principal, "user_id", None))
         entry = None if key is None else self._entry(key)
         return None if entry is None else self._remember(memo, principal, entry, requirement)
@@ -110,9 +110,9 @@ class RepositoryAccess:
         served meanwhile). The generation is read before the read, so a change committed while
         it is in flight leaves the new entry already stale (as in ``Authenticator.begin``)."""
         memo = (id(principal), owner, name, requirement.name)
-        known = self._memo.get(memo)
-        if known is not None and known[0] is principal and known[1] == self._generation.current():
-            return known[2]
+        answer = self._recall(memo, principal)
+        if answer is not None:
+            return answer
         key = _key(owner, name, getattr(principal, "user_id", None))
         if key is None:
             return None
@@ -121,6 +121,13 @@ class RepositoryAccess:
             rows = await self._statement.rows_on_loop(_params(key))
             entry = self._store(key, _resource(rows, key[2]), generation)
         return None if entry is None else self._remember(memo, principal, entry, requirement)
+
+    def _recall(self, memo: _MemoKey, principal: Principal) -> _Answer | None:
+        """The memoized answer, if it was given to this very principal under the current generation."""
+        known = self._memo.get(memo)
+        if known is not None and known[0] is principal and known[1] == self._generation.current():
+            return known[2]
+        return None
 
     def _remember(self, memo: _MemoKey, principal: Principal, entry: _Entry, requirement: Requirement) -> _Answer:
         answer = _decision(entry, principal, requirement)

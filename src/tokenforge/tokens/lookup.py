@@ -73,7 +73,7 @@ class TokenLookup:
         base_url: str = "",
         loop: LoopReader | None = None,
     ) -> None:
-        """``loop``: the process's loop reader (PostgreSQL), for ``principal_on_loop``."""
+        """``loop``: the process's loop reader (PostgreSQL), for ``principal_of_on_loop``."""
         self.format = token_format
         self.peppers = peppers
         self.base_url = base_url
