@@ -9,11 +9,13 @@ import pytest
 from sqlalchemy.orm import Session
 
 import factories
+from tokenforge.authz.subjects import FineGrainedToken
 from tokenforge.config import Settings
 from tokenforge.credentials.format import TokenKind
+from tokenforge.credentials.permissions import Level
 from tokenforge.db import Database
 from tokenforge.tokens.lookup import TokenLookup
-from tokenforge.tokens.models import RevokedReason
+from tokenforge.tokens.models import FineGrainedGrant, RevokedReason
 from tokenforge.tokens.services import revoke_token
 
 
@@ -137,3 +139,30 @@ def test_new_tokens_use_the_new_pepper(session: Session, settings: Settings, now
     )
     issued = factories.classic(session, rotated, factories.user(session, "alice", now), now, "repo")
     assert issued.token.pepper_id == rotated.peppers.current.id != settings.peppers.current.id
+
+
+def test_principals_share_a_read_only_permission_set_and_see_a_changed_grant(
+    db: Database, settings: Settings, lookup: TokenLookup, now: datetime
+) -> None:
+    with db.unit_of_work() as s:
+        alice = factories.user(s, "alice", now)
+        wanted = {"contents": "write", "issues": "read"}
+        one = factories.fine_grained(s, settings, alice, now, name="one", permissions=wanted)
+        two = factories.fine_grained(s, settings, alice, now, name="two", permissions=wanted)
+    first = lookup.principal(one.secret, now)
+    second = lookup.principal(two.secret, now)
+    assert isinstance(first, FineGrainedToken)
+    assert isinstance(second, FineGrainedToken)
+    granted = {"contents": Level.WRITE, "issues": Level.READ, "metadata": Level.READ}  # metadata: implied
+    assert first.permissions == granted
+    # Decoded once and shared, so no principal can change what another one holds.
+    assert first.permissions is second.permissions
+    with pytest.raises(TypeError):
+        first.permissions["administration"] = Level.WRITE  # type: ignore[index]
+    # A changed grant stores different text: the next lookup decodes it, not the shared set.
+    with db.unit_of_work() as s:
+        s.get_one(FineGrainedGrant, two.token.id).permissions = {"contents": "read"}
+    changed = lookup.principal(two.secret, now)
+    assert isinstance(changed, FineGrainedToken)
+    assert changed.permissions == {"contents": Level.READ}
+    assert first.permissions == granted
