@@ -1,14 +1,21 @@
 """Issue 8, target 3's analysis: the HTTP scenarios of http_auth.py without the HTTP server.
 
 The ASGI application is called directly, requests in turn on one event loop, and the process's CPU
-time per request is reported — the same scenarios as bench/http_auth.py (anonymous on a public
-repository, one cached fine-grained token, 10,000 rotating tokens with caches of 1,000). Set beside
-http_auth.py's server CPU per request, it splits a request's cost into the application's share
-and the server's (uvicorn, the HTTP parser, the sockets). Run it under a sampling profiler to see
-where the application's share goes:
+time per request is reported for the same scenarios as bench/http_auth.py: anonymous on a public
+repository, one cached fine-grained token with last-used tracking on and off, and 10,000 rotating
+tokens with caches of 1,000. Set beside http_auth.py's server CPU per request, it splits a
+request's cost into the application's share and the server's (uvicorn, the HTTP parser, the
+sockets). Run it under a sampling profiler to see where the application's share goes.
 
-    .venv/bin/python bench/inprocess.py                       # SQLite
+``--instructions`` counts instead of timing: each scenario runs twice under valgrind's callgrind,
+with two request counts, and the difference of the two totals over the difference of the counts
+is the instructions one request executes. The count is the same run after run whatever the VM's
+neighbours do (CPU time here swung by a third and more between runs of the same code); what it
+leaves out is time spent waiting on memory, which is why both are reported.
+
+    .venv/bin/python bench/inprocess.py                       # SQLite, CPU time (~1 minute)
     .venv/bin/python bench/inprocess.py --databases sqlite,postgresql
+    .venv/bin/python bench/inprocess.py --instructions        # SQLite, instructions (~25 minutes)
     py-spy record -o cold.svg -- .venv/bin/python bench/inprocess.py --only rotating --requests 200000
 """
 
@@ -17,9 +24,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +36,7 @@ from decision import SECRET, machine, pin_backends, populated
 from tokenforge.app import create_app
 from tokenforge.config import Settings
 
-SCENARIOS = ("anonymous", "cached", "rotating")
+SCENARIOS = ("anonymous", "cached", "untracked", "rotating")
 
 
 def scope(path: str, authorization: bytes | None) -> dict[str, Any]:
@@ -82,6 +90,7 @@ def run(kind: str, args: argparse.Namespace) -> list[tuple[str, str, float]]:
         plans: dict[str, tuple[int, list[tuple[str, bytes | None]]]] = {
             "anonymous": (10_000, [("/api/v3/repos/acme/site", None)]),
             "cached": (10_000, [(f"/api/v3/repos/acme/{repo_of[one]}", f"token {one}".encode())]),
+            "untracked": (10_000, [(f"/api/v3/repos/acme/{repo_of[one]}", f"token {one}".encode())]),
             "rotating": (args.cache, [(f"/api/v3/repos/acme/{repo_of[t]}", f"token {t}".encode()) for t in rotation]),
         }
         for name in args.only.split(","):
@@ -95,6 +104,7 @@ def run(kind: str, args: argparse.Namespace) -> list[tuple[str, str, float]]:
                 maintenance_interval_seconds=0,
                 auth_cache_size=cache,
                 access_cache_size=cache,
+                track_usage=name != "untracked",  # target 4: last-used tracking on against off
             )
             app = create_app(settings)
 
@@ -112,6 +122,55 @@ def run(kind: str, args: argparse.Namespace) -> list[tuple[str, str, float]]:
     return results
 
 
+def instructions(kind: str, name: str, args: argparse.Namespace) -> float:
+    """Instructions per request of one scenario: two runs under callgrind, side by side (one per
+    core), differing only in the number of measured requests."""
+    low, high = 500, 2_500
+    runs = [
+        subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--callgrind-out-file=/dev/null",
+                sys.executable,
+                __file__,
+                "--databases",
+                kind,
+                "--only",
+                name,
+                "--requests",
+                str(count),
+                "--repeats",
+                "1",
+                "--no-pin",
+                # Smaller than the timed run's (valgrind runs Python ~100× slower), in the same
+                # proportions: half the tokens rotate, through caches a tenth of the rotation.
+                "--tokens",
+                "4000",
+                "--repos",
+                "200",
+                "--rotate",
+                "2000",
+                "--cache",
+                "200",
+            ],
+            env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dict layouts in every run
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for count in (low, high)
+    ]
+    totals = []
+    for run in runs:
+        _, err = run.communicate()
+        found = re.search(r"Collected : (\d+)", err)
+        if run.returncode or not found:
+            raise SystemExit(f"callgrind run failed:\n{err[-2000:]}")
+        totals.append(int(found.group(1)))
+    return (totals[1] - totals[0]) / (high - low)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=20_000)
@@ -122,18 +181,32 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="measured repeats; the least CPU is kept")
     parser.add_argument("--databases", default="sqlite")
     parser.add_argument("--only", default=",".join(SCENARIOS))
+    parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind instead")
+    parser.add_argument("--no-pin", action="store_true", help=argparse.SUPPRESS)  # the callgrind runs
     args = parser.parse_args()
-    os.sched_setaffinity(0, {0})  # as the server is in http_auth.py
+    if not args.no_pin:
+        os.sched_setaffinity(0, {0})  # as the server is in http_auth.py
     rows: list[tuple[str, str, float]] = []
-    for kind in args.databases.split(","):
-        rows += run(kind, args)
-    print(f"\n{machine()}; the ASGI app called directly on one event loop, CPU 0\n")
-    print("| Database | Scenario | CPU µs per request | vs cached |")
+    if args.instructions:
+        unit = "instructions per request"
+        for kind in args.databases.split(","):
+            for name in args.only.split(","):
+                rows.append((kind, name, instructions(kind, name, args)))
+                print(f"[{kind}] {name}: {rows[-1][2]:,.0f} instructions per request", flush=True)
+        print(f"\n{machine()}; the ASGI app called directly; valgrind --tool=callgrind\n")
+    else:
+        unit = "CPU µs per request"
+        for kind in args.databases.split(","):
+            rows += run(kind, args)
+        print(f"\n{machine()}; the ASGI app called directly on one event loop, CPU 0\n")
+    # Requests per second relative to the cached token's, at equal speed: its cost ÷ this one's.
+    # (Target 3 reads it off the rotating row; target 2 is the inverse of the anonymous row's.)
+    cached = {kind: cost for kind, name, cost in rows if name == "cached"}
+    print(f"| Database | Scenario | {unit} | cached ÷ this |")
     print("|---|---|---:|---:|")
-    cached: Callable[[str], float] = lambda k: next(c for kk, n, c in rows if kk == k and n == "cached")  # noqa: E731
-    for kind, name, cpu in rows:
-        ratio = f"{cached(kind) / cpu:.2f}" if any(kk == kind and n == "cached" for kk, n, _ in rows) else ""
-        print(f"| {kind} | {name} | {cpu:.1f} | {ratio} |")
+    for kind, name, cost in rows:
+        ratio = f"{cached[kind] / cost:.2f}" if kind in cached else ""
+        print(f"| {kind} | {name} | {cost:,.1f} | {ratio} |")
 
 
 if __name__ == "__main__":
