@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 import factories
-from tokenforge.authz.subjects import FineGrainedToken
+from tokenforge.authz.subjects import ClassicToken, FineGrainedToken, RepositorySelection
 from tokenforge.config import Settings
 from tokenforge.credentials.format import TokenKind
 from tokenforge.credentials.permissions import Level
@@ -166,3 +166,37 @@ def test_principals_share_a_read_only_permission_set_and_see_a_changed_grant(
     assert isinstance(changed, FineGrainedToken)
     assert changed.permissions == {"contents": Level.READ}
     assert first.permissions == granted
+
+
+def test_principal_fields_land_where_their_names_say(db: Database, settings: Settings, now: datetime) -> None:
+    # The lookup builds principals positionally (lookup.py): a field order changed in subjects.py
+    # must not silently swap two values of one type. Ids are made to differ from each other.
+    lookup = TokenLookup(settings.resolved_database_url, settings.token_format, settings.peppers, base_url="https://tf")
+    with db.unit_of_work() as s:
+        factories.user(s, "zed", now)
+        alice = factories.user(s, "alice", now)
+        acme = factories.org(s, "acme", alice, now)
+        factories.classic(s, settings, alice, now, "gist")
+        factories.classic(s, settings, alice, now, "gist", note="another")
+        classic = factories.classic(s, settings, alice, now, "repo", expires_in=timedelta(days=7))
+        fine = factories.fine_grained(s, settings, alice, now, resource_owner=acme, all_repos=True)
+    try:
+        old = lookup.principal(classic.secret, now)
+        assert isinstance(old, ClassicToken)
+        assert (old.user_id, old.login, old.token_id) == (alice.id, "alice", classic.token.id)
+        assert old.token_id != old.user_id
+        assert (old.lifetime, old.expires_at) == (timedelta(days=7), now + timedelta(days=7))
+        assert old.settings_url == f"https://tf/settings/tokens/{classic.token.id}"
+        assert old.scopes == ("repo",)
+        assert "public_repo" in old.granted
+        new = lookup.principal(fine.secret, now)
+        assert isinstance(new, FineGrainedToken)
+        assert (new.user_id, new.login, new.token_id) == (alice.id, "alice", fine.token.id)
+        assert len({new.user_id, new.token_id, new.resource_owner_id}) == 3
+        assert (new.lifetime, new.expires_at) == (timedelta(days=30), now + timedelta(days=30))
+        assert new.settings_url == f"https://tf/settings/personal-access-tokens/{fine.token.id}"
+        assert (new.resource_owner_id, new.resource_owner_login) == (acme.id, "acme")
+        assert new.repository_selection is RepositorySelection.ALL
+        assert new.repository_ids == frozenset()
+    finally:
+        lookup.close()
