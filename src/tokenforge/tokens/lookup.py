@@ -203,17 +203,14 @@ class TokenLookup:
         self._db.close()
 
 
-def _permissions(stored: Any) -> Mapping[str, Level]:
-    """A grant's stored permissions, as JSON text (see ``TokenLookup.__init__``)."""
-    text = stored if isinstance(stored, str) else None
-    if text is not None:
-        known = _PERMISSION_SETS.get(text)
-        if known is not None:
-            return known
-    levels = {key: _LEVELS.get(level) or Level.parse(level) for key, level in as_json(stored).items()}
-    decoded = MappingProxyType(levels)
-    if text is not None:
+def _permissions(stored: str) -> Mapping[str, Level]:
+    """A grant's stored permissions, as JSON text (every driver reads it as text: see ``TokenLookup.__init__``)."""
+    known = _PERMISSION_SETS.get(stored)
+    if known is None:
+        known = MappingProxyType(
+            {key: _LEVELS.get(level) or Level.parse(level) for key, level in as_json(stored).items()}
+        )
         if len(_PERMISSION_SETS) >= _MAX_PERMISSION_SETS:
             _PERMISSION_SETS.clear()
-        _PERMISSION_SETS[text] = decoded
-    return decoded
+        _PERMISSION_SETS[stored] = known
+    return known
