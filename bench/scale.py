@@ -13,8 +13,9 @@ answers, for a signed-in browser session (httpx, cookies and CSRF as a browser h
 
 * the user's token lists (``/settings/tokens``, ``/settings/personal-access-tokens``), first page
   and a deep page;
-* the organization's review pages: active tokens (first page, a deep page, filtered by permission
-  and by repository) and pending requests;
+* the organization's review pages: active tokens (first page; a deep page, reached by its Next
+  link as a user reaches it and by its typed ``?page=N`` URL; filtered by permission and by
+  repository) and pending requests;
 * the REST API's ``GET /orgs/acme/personal-access-tokens?per_page=100``.
 
 Each is requested ``--requests`` times in a row after two warm-up requests; the table gives the
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import html
 import json
 import re
 import statistics
@@ -55,6 +57,7 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _TOKEN_ROW = re.compile(r'class="list-row token-row"')
 _GRANT_ROW = re.compile(r'name="token_ids" value="\d+"')
 _REQUEST_ROW = re.compile(r'name="request_ids" value="\d+"')
+_NEXT = re.compile(r'rel="next" href="([^"]+)"')
 
 
 def prepare(url: str, tmp: Path, heavy: int, pending: int) -> str:
@@ -149,6 +152,14 @@ def sign_in(base: str) -> httpx.Client:
     return client
 
 
+def next_link(client: httpx.Client, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200, f"{path}: {response.status_code}"
+    match = _NEXT.search(response.text)
+    assert match, f"{path}: no Next link"
+    return html.unescape(match.group(1))
+
+
 def timed(client: httpx.Client, path: str, n: int, headers: dict[str, str] | None = None) -> tuple[list[float], str]:
     for _ in range(2):
         client.get(path, headers=headers)
@@ -172,15 +183,20 @@ def bench(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             active = "/organizations/acme/settings/personal-access-tokens/active"
             # Deep pages: the middle of each list (an OFFSET of half the rows).
             list_deep = max(1, args.heavy // 2 // 50 // 2)
-            active_deep = max(1, (args.tokens // 2 - args.pending) // 50 // 2)
+            active_deep = max(2, (args.tokens // 2 - args.pending) // 50 // 2)
+            # The organization's list pages by keyset links: the deep page a user reaches is the
+            # Next link of the page before it (read here once, untimed, by its typed URL).
+            followed = next_link(client, f"{active}?page={active_deep - 1}")
             pages: list[tuple[str, str, re.Pattern[str] | None, int | None, dict[str, str] | None]] = [
                 (f"classic token list of a user with {args.heavy // 2:,}", "/settings/tokens", _TOKEN_ROW, 50, None),
                 (f"the same, page {list_deep:,}", f"/settings/tokens?page={list_deep}", _TOKEN_ROW, 50, None),
                 ("fine-grained token list, first page", "/settings/personal-access-tokens", _TOKEN_ROW, 50, None),
                 (f"organization: {args.tokens // 2 - args.pending:,} active tokens, first page", active, _GRANT_ROW, 50,
                  None),
-                (f"organization: active tokens, page {active_deep:,}", f"{active}?page={active_deep}", _GRANT_ROW, 50,
+                (f"organization: active tokens, page {active_deep:,} by its Next link", followed, _GRANT_ROW, 50,
                  None),
+                (f"organization: active tokens, page {active_deep:,} typed (OFFSET)", f"{active}?page={active_deep}",
+                 _GRANT_ROW, 50, None),
                 ("organization: active tokens, ?permission=contents", f"{active}?permission=contents", _GRANT_ROW,
                  50, None),
                 ("organization: active tokens, ?repository=r7", f"{active}?repository=r7", _GRANT_ROW, None, None),

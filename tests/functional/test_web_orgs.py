@@ -4,6 +4,7 @@ Only owners see any of it; what they change is checked through the REST API on t
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from tokenforge.orgs.services import get_org
 from tokenforge.repos.models import Repository
 from tokenforge.tokens.models import TokenRequest
 from tokenforge.tokens.services import create_fine_grained_token
+from tokenforge.web import orgs as web_orgs
 from webui import PASSWORD, WebClient, csrf_of, field_errors, web_server
 
 POLICY = "/organizations/acme/settings/personal-access-tokens"
@@ -543,6 +545,47 @@ def test_active_tokens_can_be_filtered(site: Site, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(org_review, "COUNT_CAP", 2)
     assert "More than 2 tokens" in alice.page(ACTIVE)
     assert "1 token match" in alice.page(f"{ACTIVE}?owner=bob")  # under the cap: exact
+
+
+def test_active_tokens_page_by_keyset_links(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Next and Previous carry the last and first token shown (``after`` / ``before``), so a deep
+    page costs what the first costs (docs/benchmarks.md, scale); a token revoked between two
+    clicks moves the boundary without skipping or repeating anyone."""
+    for i in range(7):
+        site.fine("alice", f"t{i}", ["tools"])  # an owner's: approved at once, ids 1..7
+    monkeypatch.setattr(web_orgs, "PER_PAGE", 3)
+    alice = site.client("alice")
+
+    def visit(path: str) -> tuple[list[str], str | None, str | None, str]:
+        page = alice.page(path)
+        links = {rel: html.unescape(href) for rel, href in re.findall(r'rel="(prev|next)" href="([^"]+)"', page)}
+        number = re.search(r'<span class="pager-number">Page (\d+)</span>', page)
+        names = re.findall(r'<span class="token-name">([^<]+)</span>', page)
+        return names, links.get("prev"), links.get("next"), number.group(1) if number else ""
+
+    names, prev, nxt, number = visit(f"{ACTIVE}?owner=alice")
+    assert (names, prev, number) == (["t6", "t5", "t4"], None, "1")
+    assert nxt == f"{ACTIVE}?owner=alice&page=2&after=5"  # filters kept; the cursor is the last id shown
+    names, prev, nxt, number = visit(nxt)
+    assert (names, number) == (["t3", "t2", "t1"], "2")
+    assert prev == f"{ACTIVE}?owner=alice"  # page 1 is the list's start itself
+    assert nxt == f"{ACTIVE}?owner=alice&page=3&after=2"
+    third, prev, last_next, number = visit(nxt)
+    assert (third, last_next, number) == (["t0"], None, "3")
+    assert prev == f"{ACTIVE}?owner=alice&page=2&before=1"
+    with site.server.services.db.unit_of_work() as s:
+        org_review.revoke_grants(s, org=get_org(s, "acme"), token_ids=[3], now=site.clock.now(), actor=None)
+    names, prev, nxt, number = visit(prev)  # t2 went away: the page above t0 now starts at t3
+    assert (names, number) == (["t4", "t3", "t1"], "2")
+    assert prev == f"{ACTIVE}?owner=alice"
+    assert nxt == f"{ACTIVE}?owner=alice&page=3&after=2"
+    # A typed page number still works (read with an OFFSET); a cursor that is not an id is ignored.
+    assert visit(f"{ACTIVE}?page=2")[0] == ["t3", "t1", "t0"]
+    for junk in ("after=abc", "after=1" + "0" * 30, "before=-1", "after="):
+        assert visit(f"{ACTIVE}?{junk}")[0] == ["t6", "t5", "t4"], junk
+    past = alice.page(f"{ACTIVE}?page=9&after=1")  # past the end (rows went away): back to the start
+    assert "Nothing on this page." in past
+    assert visit(f"{ACTIVE}?page=9&after=1")[0:3] == ([], ACTIVE, None)
 
 
 def test_revoking_cuts_the_token_off_at_once_and_public_reads_remain(site: Site) -> None:

@@ -144,6 +144,17 @@ class FineGrainedGrant(Base):
         # walked in this index's order, a page of an organization with half a million grants reads
         # a page of rows, not all of them (docs/benchmarks.md, scale).
         Index("ix_fine_grained_grants_owner_approval_token", "resource_owner_id", "approval", "token_id"),
+        # The review page's repository filter (orgs/review.py, ``active_grants``) gathers its
+        # candidates from two small sets: the tokens that select that repository (by
+        # token_repositories' repo_id index) and the grants on all repositories, found here
+        # without reading the organization's every grant.
+        Index(
+            "ix_fine_grained_grants_owner_selection",
+            "resource_owner_id",
+            "repository_selection",
+            "approval",
+            "token_id",
+        ),
     )
 
     # The primary key is the token: exactly one grant, hence exactly one resource owner.

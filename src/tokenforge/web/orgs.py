@@ -35,7 +35,7 @@ from tokenforge.errors import NotFound, TokenforgeError, Unavailable
 from tokenforge.orgs import review as org_review
 from tokenforge.orgs.review import (
     Filters,
-    grants_query,
+    active_grants,
     requests_query,
     review,
     revoke_grants,
@@ -43,6 +43,7 @@ from tokenforge.orgs.review import (
 )
 from tokenforge.orgs.services import get_org, org_resource, org_role
 from tokenforge.repos.models import Repository
+from tokenforge.tokens.models import FineGrainedGrant, Token
 from tokenforge.web.core import MAX_FORM_BYTES, WebContext, WebRoute, context, local_path
 from tokenforge.web.org_forms import (
     Choice,
@@ -54,7 +55,7 @@ from tokenforge.web.org_forms import (
     revoke_choice,
 )
 from tokenforge.web.org_rows import GrantRow, RequestRow, grant_rows, request_rows
-from tokenforge.web.paging import Pager, page_number, page_of, pager
+from tokenforge.web.paging import keyset_page, page_number, page_of, pager
 
 router = APIRouter(route_class=WebRoute, max_body_size=MAX_FORM_BYTES)
 
@@ -306,10 +307,11 @@ def _active_page(
     selected: frozenset[int] = frozenset(),
     status: int = 200,
 ) -> Response:
-    number = page_number(ctx.query("page"))
     entered = GrantFilters.parse(dict(ctx.request.query_params.items()))
-    query = grants_query(org, entered.filters)  # every filter in SQL: a page costs a page, not the list
-    grants, more = page_of(session, query, number, PER_PAGE)
+    query = active_grants(session, org, entered.filters)  # every filter in SQL: a page costs a page, not the list
+    # Keyset links: an organization's grants run to hundreds of thousands (paging.py).
+    key = FineGrainedGrant.token_id
+    grants, page_pager = keyset_page(ctx.request, session, query, key, PER_PAGE, joined=(Token.id,))
     shown: list[GrantRow] = grant_rows(session, org, grants, ctx.now)
     # Suggestions for the repository filter, not a list of every repository: an organization with
     # 100,000 of them made this page take half a second (docs/benchmarks.md, scale).
@@ -321,7 +323,6 @@ def _active_page(
             .limit(REPOSITORY_SUGGESTIONS)
         )
     )
-    page_pager: Pager = pager(ctx.request, number, has_next=more)
     values = {
         "org": _header(session, org),
         "rows": shown,

@@ -16,8 +16,10 @@ from tokenforge.config import Settings
 from tokenforge.db import Database
 from tokenforge.errors import Invalid, NotFound
 from tokenforge.mail import SmtpMailer
+from tokenforge.orgs import review as org_review
 from tokenforge.orgs.review import (
     Filters,
+    active_grants,
     grants_query,
     pending_requests,
     requests_query,
@@ -26,7 +28,8 @@ from tokenforge.orgs.review import (
     set_policy,
 )
 from tokenforge.orgs.services import get_org
-from tokenforge.tokens.models import FineGrainedGrant, TokenRequest
+from tokenforge.tokens.models import FineGrainedGrant, RevokedReason, TokenRequest
+from tokenforge.tokens.services import revoke_token
 
 
 def _generation(session: Session) -> int:
@@ -162,6 +165,49 @@ def test_bulk_review_and_filters(session: Session, settings: Settings, now: date
     assert pending_requests(session, org) == []
     assert len(session.scalars(grants_query(org, Filters())).all()) == 3
     assert len(session.scalars(grants_query(org, Filters(owners=["carol"]))).all()) == 1
+
+
+@pytest.mark.parametrize("cap", [org_review.CANDIDATES_CAP, 1], ids=["by-candidates", "along-the-index"])
+def test_the_repository_filter_finds_the_same_grants_by_either_plan(  # type: ignore[no-untyped-def]  # noqa: PLR0917 (fixtures)
+    session: Session, settings: Settings, now: datetime, acme, monkeypatch: pytest.MonkeyPatch, cap: int
+) -> None:
+    """The filter reads its candidates by primary key while they are few, and walks the review
+    index otherwise (``CANDIDATES_CAP`` = 1 forces that here): both must answer alike — the
+    grants that select the repository or all repositories, approved, of live tokens."""
+    org, alice, bob, carol, site = acme
+    tools = factories.repo(session, settings, org, "tools", now, private=True)
+    made = {}
+    for name, person, repositories, everything in [
+        ("site-only", bob, [site], False),
+        ("tools-only", bob, [tools], False),
+        ("both", carol, [site, tools], False),
+        ("everywhere", carol, None, True),
+        ("revoked", bob, [site], False),
+        ("nothing", carol, None, False),
+    ]:
+        made[name] = factories.fine_grained(
+            session, settings, person, now, resource_owner=org, name=name, repositories=repositories,
+            all_repos=everything, permissions={"contents": "read"},
+        ).token  # fmt: skip
+    factories.fine_grained(
+        session, settings, bob, now, resource_owner=org, name="pending everywhere", all_repos=True,
+        permissions={"contents": "read"},
+    )  # fmt: skip
+    pending = [r.id for r in pending_requests(session, org) if r.token.name != "pending everywhere"]
+    review(session, org=org, request_ids=pending, approve=True, now=now, actor=alice)
+    revoke_token(session, token=made["revoked"], reason=RevokedReason.USER, now=now)
+    monkeypatch.setattr(org_review, "CANDIDATES_CAP", cap)
+
+    def names(repository: str, **more: object) -> list[str]:
+        query = active_grants(session, org, Filters(repository=repository, **more))  # type: ignore[arg-type]
+        return [grant.token.name for grant in session.scalars(query)]
+
+    assert names("site") == ["everywhere", "both", "site-only"]  # newest first
+    assert names("TOOLS") == ["everywhere", "both", "tools-only"]
+    assert names("nowhere") == ["everywhere"]
+    assert names("site", owners=["bob"]) == ["site-only"]
+    oldest = active_grants(session, org, Filters(repository="site"), oldest_first=True)
+    assert [grant.token.name for grant in session.scalars(oldest)] == ["site-only", "both", "everywhere"]
 
 
 def test_owner_revokes_a_grant(session: Session, settings: Settings, now: datetime, acme) -> None:  # type: ignore[no-untyped-def]

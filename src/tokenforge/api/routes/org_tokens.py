@@ -264,7 +264,7 @@ def list_grants(request: Request, org: str) -> Response:
     with unit_of_work(request) as session:
         organization = _org(request, session, org)
         # Every filter is in the query: a page is one LIMIT/OFFSET, whatever the number of grants.
-        query = org_review.grants_query(organization, filters, oldest_first=_oldest_first(request))
+        query = org_review.active_grants(session, organization, filters, oldest_first=_oldest_first(request))
         page, headers = paginate_query(request, session, query, count_cap=org_review.COUNT_CAP)
         return GitHubJSON([_grant_json(request, organization, g) for g in page], headers=headers)
 
