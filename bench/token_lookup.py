@@ -539,8 +539,12 @@ def component_rows(settings: Settings, s: Samples, expiry_text: str) -> list[Row
     return rows
 
 
-def sqlite_floor_row(path: Path, digest: bytes) -> Row:
-    """The same SELECT through bare sqlite3 (no TokenLookup): the driver floor."""
+def sqlite_floor_rows(path: Path, digest: bytes) -> list[Row]:
+    """The same SELECT through bare sqlite3 (no TokenLookup): the driver floor; and what of it is
+    SQLite's read transaction. Outside a transaction every statement that reads a table starts
+    and ends one (in WAL mode: a shared lock on the -shm file taken and released with fcntl, and
+    the database file's size read when the WAL is empty); ``SELECT 1`` reads no table, and inside
+    an open transaction the statement skips both."""
     conn = sqlite3.connect(path)
     try:
         sql = LOOKUP_SQL.format("?")
@@ -549,7 +553,26 @@ def sqlite_floor_row(path: Path, digest: bytes) -> Row:
         def run() -> object:
             return conn.execute(sql, params).fetchall()
 
-        return timed_row("floor: same SELECT via bare sqlite3", "SQLite", run, "no checksum, no HMAC")
+        def bare() -> object:
+            return conn.execute("SELECT 1").fetchall()
+
+        rows = [
+            timed_row("floor: same SELECT via bare sqlite3", "SQLite", run, "no checksum, no HMAC"),
+            timed_row("floor: SELECT 1 (no table, no read transaction)", "SQLite", bare),
+        ]
+        conn.execute("BEGIN")
+        try:
+            rows.append(
+                timed_row(
+                    "floor: same SELECT inside an open transaction",
+                    "SQLite",
+                    run,
+                    "the difference to the first floor row is the read transaction",
+                )
+            )
+        finally:
+            conn.rollback()
+        return rows
     finally:
         conn.close()
 
@@ -685,7 +708,7 @@ def sqlite_phase(settings: Settings, s: Samples, now: datetime) -> tuple[list[Ro
         lookup.close()
     digest = settings.peppers.digest(s.valid_classic)
     path = settings.data_dir / "tokenforge.db"
-    sqlite.append(sqlite_floor_row(path, digest))
+    sqlite += sqlite_floor_rows(path, digest)
     return sqlite, junk, component_rows(settings, s, stored_expiry(path, digest))
 
 
