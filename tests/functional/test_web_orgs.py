@@ -583,6 +583,8 @@ def test_active_tokens_page_by_keyset_links(site: Site, monkeypatch: pytest.Monk
     assert visit(f"{ACTIVE}?page=2")[0] == ["t3", "t1", "t0"]
     for junk in ("after=abc", "after=1" + "0" * 30, "before=-1", "after="):
         assert visit(f"{ACTIVE}?{junk}")[0] == ["t6", "t5", "t4"], junk
+    # Nothing left above a Previous link's cursor (rows went away): the list's start.
+    assert visit(f"{ACTIVE}?page=2&before=7") == (["t6", "t5", "t4"], None, f"{ACTIVE}?page=2&after=5", "1")
     past = alice.page(f"{ACTIVE}?page=9&after=1")  # past the end (rows went away): back to the start
     assert "Nothing on this page." in past
     assert visit(f"{ACTIVE}?page=9&after=1")[0:3] == ([], ACTIVE, None)

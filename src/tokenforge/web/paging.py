@@ -96,13 +96,16 @@ def keyset_page(
     number = page_number(params.get("page", ""))
     after = _cursor(params.get("after", ""))
     before = None if after is not None else _cursor(params.get("before", ""))
+    rows: list[Any] = []
     if before is not None:
         # Upwards from the cursor: ascending, then turned around for display.
         above = query.where(*(column > before for column in (key, *joined)))
         rows = list(session.scalars(above.order_by(None).order_by(key).limit(per_page + 1)))
+    if rows:
         shown = rows[:per_page][::-1]
         has_previous, has_next = len(rows) > per_page, True
-    else:
+    else:  # no cursor, a Next link's, or a Previous link's with nothing left above it (the start)
+        number = 1 if before is not None else number
         ordered = query.order_by(None).order_by(key.desc())
         if after is not None:
             below = ordered.where(*(column < after for column in (key, *joined)))
