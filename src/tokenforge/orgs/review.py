@@ -334,11 +334,7 @@ def grants_query(
     if filters.repository:
         # What ``matches`` says of a grant, in SQL: all repositories, or a selection naming it. The
         # tokens naming it are one small set, computed once (not a subquery per grant).
-        naming = (
-            select(TokenRepository.token_id)
-            .join(Repository, Repository.id == TokenRepository.repo_id)
-            .where(Repository.owner_id == org.id, Repository.name_key == filters.repository.lower())
-        )
+        naming = _naming(org, filters.repository)
         query = query.where(
             or_(
                 FineGrainedGrant.repository_selection == RepositorySelection.ALL.value,
@@ -349,6 +345,15 @@ def grants_query(
             )
         )
     return query
+
+
+def _naming(org: Organization, repository: str) -> Select[Any]:
+    """The ids of the tokens whose selected repositories include ``org``'s ``repository``."""
+    return (
+        select(TokenRepository.token_id)
+        .join(Repository, Repository.id == TokenRepository.repo_id)
+        .where(Repository.owner_id == org.id, Repository.name_key == repository.lower())
+    )
 
 
 # The repository filter looks its candidates up by primary key while there are at most this many
@@ -368,11 +373,7 @@ def active_grants(session: Session, org: Organization, filters: Filters, *, olde
     """
     if not filters.repository:
         return grants_query(org, filters, oldest_first=oldest_first)
-    naming = (
-        select(TokenRepository.token_id)
-        .join(Repository, Repository.id == TokenRepository.repo_id)
-        .where(Repository.owner_id == org.id, Repository.name_key == filters.repository.lower())
-    )
+    naming = _naming(org, filters.repository)
     everywhere = select(FineGrainedGrant.token_id).where(
         FineGrainedGrant.resource_owner_id == org.id,
         FineGrainedGrant.repository_selection == RepositorySelection.ALL.value,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 _MAX_PAGE_DIGITS = 6
 # A cursor is a row id (a 64-bit integer); anything longer is not one of our links.
 _MAX_CURSOR_DIGITS = 19
+_PAGING = frozenset({"page", "after", "before"})  # the parameters a page link sets itself
 
 
 def page_number(raw: str) -> int:
@@ -42,14 +43,20 @@ class Pager:
         return self.previous_url is not None or self.next_url is not None
 
 
-def pager(request: Request, number: int, *, has_next: bool) -> Pager:
-    def url(n: int) -> str:
-        params = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
-        if n > 1:
-            params.append(("page", str(n)))
-        return request.url.path + (f"?{urlencode(params)}" if params else "")
+def _link(request: Request, number: int, cursor: tuple[str, int] | None = None) -> str:
+    """This list's URL for page ``number`` (with a keyset ``cursor``), keeping its other parameters.
+    Page 1 is the bare list: no page number and no cursor."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in _PAGING]
+    if number > 1:
+        params.append(("page", str(number)))
+        if cursor is not None:
+            params.append((cursor[0], str(cursor[1])))
+    return request.url.path + (f"?{urlencode(params)}" if params else "")
 
-    return Pager(number, url(number - 1) if number > 1 else None, url(number + 1) if has_next else None)
+
+def pager(request: Request, number: int, *, has_next: bool) -> Pager:
+    previous_url = _link(request, number - 1) if number > 1 else None
+    return Pager(number, previous_url, _link(request, number + 1) if has_next else None)
 
 
 def page_of(session: Session, query: Select[Any], number: int, per_page: int) -> tuple[list[Any], bool]:
@@ -108,26 +115,17 @@ def keyset_page(
         number = 1 if before is not None else number
         ordered = query.order_by(None).order_by(key.desc())
         if after is not None:
-            below = ordered.where(*(column < after for column in (key, *joined)))
-            rows = list(session.scalars(below.limit(per_page + 1)))
-        else:
-            rows = list(session.scalars(ordered.limit(per_page + 1).offset((number - 1) * per_page)))
-        shown = rows[:per_page]
-        has_previous, has_next = after is not None or number > 1, len(rows) > per_page
+            ordered = ordered.where(*(column < after for column in (key, *joined)))
+        shown, has_next = page_of(session, ordered, 1 if after is not None else number, per_page)
+        has_previous = after is not None or number > 1
     number = max(number, 2) if has_previous else 1
-
-    def url(n: int, cursor: tuple[str, int] | None) -> str:
-        kept = [(k, v) for k, v in params.multi_items() if k not in {"page", "after", "before"}]
-        if n > 1 and cursor is not None:
-            kept += [("page", str(n)), (cursor[0], str(cursor[1]))]
-        return request.url.path + (f"?{urlencode(kept)}" if kept else "")
 
     ids: list[int] = [getattr(row, key.key) for row in shown]
     previous_url = next_url = None
     if has_previous and ids:
-        previous_url = url(number - 1, ("before", ids[0]))
+        previous_url = _link(request, number - 1, ("before", ids[0]))
     elif has_previous:  # an empty page past the end (rows went away): back to the start
-        previous_url = url(1, None)
+        previous_url = _link(request, 1)
     if has_next and ids:
-        next_url = url(number + 1, ("after", ids[-1]))
+        next_url = _link(request, number + 1, ("after", ids[-1]))
     return shown, Pager(number, previous_url, next_url)
