@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from tokenforge.accounts.reads import UserReads
+from tokenforge.accounts.throttle import Limits, PasswordThrottle
 from tokenforge.api.ratelimit import Limiter, RateLimiter, RedisRateLimiter
 from tokenforge.auth.authenticator import Authenticator
 from tokenforge.auth.generation import Generation
@@ -41,6 +42,9 @@ class Services:
     usage: UsageRecorder
     authenticator: Authenticator
     limiter: Limiter
+    # Password guessing on the sign-in form and the sudo prompt (accounts/throttle.py).
+    passwords: PasswordThrottle
+    password_counter: Limiter  # the throttle's counters (closed with the services)
     repo_access: RepositoryAccess
     repo_reads: RepositoryReads
     user_reads: UserReads
@@ -63,8 +67,9 @@ class Services:
         self.repo_access.close()
         self.repo_reads.close()
         self.user_reads.close()
-        if isinstance(self.limiter, RedisRateLimiter):
-            self.limiter.close()
+        for counter in (self.limiter, self.password_counter):
+            if isinstance(counter, RedisRateLimiter):
+                counter.close()
         self.generation.close()
         self.db.dispose()
 
@@ -82,6 +87,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     usage = UsageRecorder()
     authenticator = Authenticator(settings, db, lookup, generation, usage, clock, cache_size=settings.auth_cache_size)
     limiter: Limiter
+    password_counter: Limiter
+    # The per_user/per_ip limits of the password counter are unused: the throttle applies its own.
+    window = settings.password_window_seconds
     if settings.redis_url:
         # Shared by every process: one Redis round trip per counted request.
         limiter = RedisRateLimiter(
@@ -91,12 +99,29 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             per_user=settings.rate_limit_per_hour,
             per_ip=settings.rate_limit_anonymous_per_hour,
         )
+        password_counter = RedisRateLimiter(
+            settings.redis_url,
+            prefix=f"{settings.redis_key_prefix}pw:",
+            enabled=True,
+            per_user=0,
+            per_ip=0,
+            window=window,
+        )
     else:
         limiter = RateLimiter(
             enabled=settings.rate_limit_enabled,
             per_user=settings.rate_limit_per_hour,
             per_ip=settings.rate_limit_anonymous_per_hour,
         )
+        password_counter = RateLimiter(enabled=True, per_user=0, per_ip=0, window=window)
+    passwords = PasswordThrottle(
+        password_counter,
+        Limits(
+            per_address=settings.sign_in_failures_per_address,
+            per_login_and_address=settings.sign_in_failures_per_login,
+            sudo_per_user=settings.sudo_failures_per_user,
+        ),
+    )
     repo_access = RepositoryAccess(url, generation, max_entries=settings.access_cache_size, loop=loop_reader)
     return Services(
         settings,
@@ -107,6 +132,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         usage,
         authenticator,
         limiter,
+        passwords,
+        password_counter,
         repo_access,
         RepositoryReads(url, loop_reader),
         UserReads(url, loop_reader),

@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     sudo_minutes: int = Field(default=10, ge=0)
     # How long an email verification link stays valid.
     email_verification_hours: int = Field(default=72, ge=1)
+    # Password guessing (accounts/throttle.py): failed sign-ins allowed per window from one
+    # address, and for one login from one address; failed sudo confirmations per user. Past a
+    # limit every attempt is refused, the right password included, until the window ends.
+    # 0 turns a limit off. Shared through Redis when TOKENFORGE_REDIS_URL is set.
+    password_window_seconds: int = Field(default=900, ge=1)
+    sign_in_failures_per_address: int = Field(default=20, ge=0)
+    sign_in_failures_per_login: int = Field(default=10, ge=0)
+    sudo_failures_per_user: int = Field(default=10, ge=0)
 
     @field_validator("previous_secret_keys", mode="before")
     @classmethod

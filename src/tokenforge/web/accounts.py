@@ -11,14 +11,14 @@ from tokenforge.accounts.services import validate_email, validate_login
 from tokenforge.accounts.sessions import (
     LOGIN_FAILED,
     authenticate,
-    confirm_sudo,
     record_sign_in,
     sign_in,
     sign_out,
 )
+from tokenforge.accounts.throttle import LOCKED_OUT
 from tokenforge.accounts.verification import confirm_email, send_verification, sign_up
 from tokenforge.errors import Invalid, NotFound, TokenforgeError
-from tokenforge.web.core import MAX_FORM_BYTES, WebRoute, context, safe_return_to
+from tokenforge.web.core import MAX_FORM_BYTES, SudoRequired, WebRoute, context, safe_return_to
 from tokenforge.web.forms import errors_of, parse_id
 
 router = APIRouter(route_class=WebRoute, max_body_size=MAX_FORM_BYTES)
@@ -87,16 +87,21 @@ def login(request: Request) -> Response:
     ctx = context(request)
     identifier, password = ctx.text("login"), ctx.text("password")
     return_to = safe_return_to(ctx.text("return_to"), AFTER_SIGN_IN)
+    throttle, now = ctx.services.passwords, ctx.now.timestamp()
+    values = {"return_to": return_to, "login": identifier[:320]}
+    # Counted before the password is checked (see accounts/throttle.py); refused unchecked when locked out.
+    lockout = throttle.sign_in_attempt(identifier, ctx.ip, now)
+    if lockout is not None:
+        page = ctx.render("login.html", {**values, "errors": {"form": LOCKED_OUT}}, status=429)
+        page.headers["Retry-After"] = str(lockout.retry_after(now))
+        return page
     with ctx.unit_of_work() as session:
         user = authenticate(session, identifier, password)
         if user is not None:
             record_sign_in(session, user, now=ctx.now, ip=ctx.ip)
     if user is None:
-        return ctx.render(
-            "login.html",
-            {"return_to": return_to, "login": identifier[:320], "errors": {"form": LOGIN_FAILED}},
-            status=401,
-        )
+        return ctx.render("login.html", {**values, "errors": {"form": LOGIN_FAILED}}, status=401)
+    throttle.sign_in_succeeded(identifier, ctx.ip, now)
     ctx.session = sign_in(ctx.state.codec, ctx.session, user, now=ctx.now)
     return ctx.redirect(return_to)
 
@@ -125,13 +130,11 @@ def sudo(request: Request) -> Response:
     return_to = safe_return_to(ctx.text("return_to"), AFTER_SIGN_IN)
     with ctx.unit_of_work() as session:
         user = ctx.require_user(session)
-    if confirm_sudo(ctx.session, user, ctx.text("sudo_password"), now=ctx.now):
-        return ctx.redirect(return_to)
-    return ctx.render(
-        "sudo.html",
-        {"action": "/sessions/sudo", "carried": [], "return_to": return_to, "error": "Incorrect password."},
-        status=401,
-    )
+    try:
+        ctx.confirm_sudo(user, ctx.text("sudo_password"))
+    except SudoRequired as refused:
+        return ctx.sudo_prompt(refused, action="/sessions/sudo", carried=[], return_to=return_to)
+    return ctx.redirect(return_to)
 
 
 @router.get("/settings")

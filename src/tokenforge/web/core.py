@@ -40,6 +40,7 @@ from tokenforge.accounts.sessions import (
     csrf_matches,
     sudo_active,
 )
+from tokenforge.accounts.throttle import LOCKED_OUT
 from tokenforge.accounts.verification import VerificationLinks
 from tokenforge.authz.subjects import UserSession
 from tokenforge.errors import NotFound, Unavailable
@@ -84,12 +85,23 @@ class LoginRequired(Exception):
     """The page needs a signed-in user; the visitor is sent to /login and back."""
 
 
-class SudoRequired(Exception):
-    """The action needs the password again (sudo mode); ``error`` after a wrong one."""
+INCORRECT_PASSWORD = "Incorrect password."  # noqa: S105 (a message, not a password)
 
-    def __init__(self, error: str | None = None) -> None:
+
+class SudoRequired(Exception):
+    """The action needs the password again (sudo mode); ``error`` after a wrong one, and
+    ``retry_after`` (seconds) when too many wrong ones locked the prompt (accounts/throttle.py)."""
+
+    def __init__(self, error: str | None = None, *, retry_after: int | None = None) -> None:
         super().__init__(error or "sudo mode required")
         self.error = error
+        self.retry_after = retry_after
+
+    @property
+    def status(self) -> int:
+        if self.retry_after is not None:
+            return 429
+        return 401 if self.error else 200
 
 
 @dataclass
@@ -201,10 +213,20 @@ class WebContext:
             return
         password = self.text(SUDO_FIELD)
         if self.request.method == "POST" and password:
-            if confirm_sudo(self.session, user, password, now=self.now):
-                return
-            raise SudoRequired("Incorrect password.")
+            self.confirm_sudo(user, password)
+            return
         raise SudoRequired
+
+    def confirm_sudo(self, user: User, password: str) -> None:
+        """The password again, within the guessing limit: sudo mode starts, or ``SudoRequired``
+        says why not. Locked out, the password is not even checked."""
+        throttle, now = self.services.passwords, self.now.timestamp()
+        lockout = throttle.sudo_attempt(user.id, now)
+        if lockout is not None:
+            raise SudoRequired(LOCKED_OUT, retry_after=lockout.retry_after(now))
+        if not confirm_sudo(self.session, user, password, now=self.now):
+            raise SudoRequired(INCORRECT_PASSWORD)
+        throttle.sudo_succeeded(user.id, now)
 
     @property
     def csrf_token(self) -> str:
@@ -238,7 +260,7 @@ class WebContext:
     def error_page(self, status: int, title: str, message: str) -> HTMLResponse:
         return self.render("error.html", {"title": title, "message": message}, status=status)
 
-    def sudo_page(self, error: str | None) -> HTMLResponse:
+    def sudo_page(self, refused: SudoRequired) -> HTMLResponse:
         request = self.request
         if request.method == "POST":
             # Post the original form back to the same URL, with the password added: the action
@@ -250,11 +272,19 @@ class WebContext:
             action = "/sessions/sudo"
             carried = []
             return_to = local_path(request)
-        return self.render(
+        return self.sudo_prompt(refused, action=action, carried=carried, return_to=return_to)
+
+    def sudo_prompt(
+        self, refused: SudoRequired, *, action: str, carried: list[tuple[str, str]], return_to: str
+    ) -> HTMLResponse:
+        page = self.render(
             "sudo.html",
-            {"action": action, "carried": carried, "return_to": return_to, "error": error},
-            status=401 if error else 200,
+            {"action": action, "carried": carried, "return_to": return_to, "error": refused.error},
+            status=refused.status,
         )
+        if refused.retry_after is not None:
+            page.headers["Retry-After"] = str(refused.retry_after)
+        return page
 
     def finish(self, response: Response) -> Response:
         for name, value in _SECURITY_HEADERS.items():
@@ -352,7 +382,7 @@ class WebRoute(APIRoute):
             except LoginRequired:
                 response = ctx.redirect(login_url(local_path(request) if request.method == "GET" else "/"))
             except SudoRequired as exc:
-                response = ctx.sudo_page(exc.error)
+                response = ctx.sudo_page(exc)
             except NotFound:
                 response = ctx.error_page(404, "Page not found", "There is nothing here, or it is not yours to see.")
             except Unavailable:
