@@ -9,6 +9,10 @@ Run on SQLite and on PostgreSQL, with N tokens in the database:
     .venv/bin/python bench/decision.py --tokens 1000000 --repos 100000    # the scale run
     .venv/bin/python bench/decision.py --quick               # smoke test
 
+Besides one token missing the cache again and again, a rotating row takes the fine-grained tokens
+in turn through a principal cache smaller than their number: every decision misses, each on other
+rows and index pages than the last, which is what a cold-cache server (target 3) pays per miss.
+
 Timing: ``timeit``, best of 25 short repeats (see ``per_call``); the process is pinned to one core.
 Queries per decision are counted by the readers themselves.
 """
@@ -16,6 +20,7 @@ Queries per decision are counted by the readers themselves.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -36,6 +41,8 @@ from typing import Any
 from sqlalchemy import create_engine, insert, text
 
 from tokenforge.app import Services, build_services
+from tokenforge.auth.authenticator import Authenticator
+from tokenforge.auth.cache import PrincipalCache
 from tokenforge.auth.header import ALL_SCHEMES
 from tokenforge.authz.requirements import CONTENTS_READ
 from tokenforge.config import Settings
@@ -43,6 +50,10 @@ from tokenforge.credentials.format import BASE62, checksum
 from tokenforge.db import Database
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# The rotating scenario: the fine-grained tokens (up to this many) in turn, through a principal
+# cache of the size bench/http_auth.py's rotating load uses (target 3: 10,000 tokens, caches of 1,000).
+ROTATION = 10_000
+ROTATING_CACHE = 1_000
 SECRET = "bench-secret-0123456789abcdef"
 
 
@@ -363,12 +374,41 @@ def scenario(w: World, kind: str) -> list[tuple[str, float, float, str]]:
     measure(f"cache miss, fine-grained ({kind})", cold(warm_fine), True)
     measure(f"cache miss, classic ({kind})", cold(warm_classic), True)
     measure(f"token miss, repository facts cached ({kind})", cold(warm_fine, facts_too=False), True)
+
+    rotating(auth, kind, [decider(secret) for secret in w.fine[:ROTATION]], measure)
     unknown = _classic(random.Random(99))
     bad = warm_classic[:-1] + ("A" if warm_classic[-1] != "A" else "B")
     measure(f"well-formed unknown token ({kind})", decider(unknown), False)
     measure(f"bad checksum ({kind})", decider(bad), False)
     measure(f"malformed ({kind})", decider("not-a-token"), False)
     return rows
+
+
+def rotating(
+    auth: Authenticator,
+    kind: str,
+    rotation: list[Callable[[], bool]],
+    measure: Callable[[str, Callable[[], object], bool], None],
+) -> None:
+    """Target 3's load without HTTP: the tokens in use outnumber the principal cache, so every
+    decision misses, and each for another token than the last (other index pages, other rows),
+    as a busy server's misses do. The single-token miss reads the same rows every time."""
+    size = min(ROTATING_CACHE, len(rotation) // 5)  # --quick has 100 such tokens: a cache of 20
+    if size < 1:
+        return
+    turn = itertools.cycle(rotation).__next__
+
+    def next_token() -> bool:
+        return turn()()
+
+    cache = auth.cache
+    auth.cache = PrincipalCache(size)
+    try:
+        for decision in rotation:  # the repository facts loaded once, as on a server warmed up
+            decision()
+        measure(f"rotating over {len(rotation):,} tokens, principal cache of {size:,} ({kind})", next_token, True)
+    finally:
+        auth.cache = cache
 
 
 def machine() -> str:
