@@ -10,24 +10,13 @@ import pytest
 
 import factories
 from live import LiveServer
+from redis_check import REDIS_URL, redis_unavailable
 from tokenforge.config import Settings
 from tokenforge.db import Database
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _redis_unavailable() -> str | None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
-    except Exception as exc:
-        return f"Redis at {REDIS_URL} is not available: {exc}"
-    return None
-
 
 def test_two_servers_share_one_budget(settings: Settings, db: Database, now: datetime) -> None:
-    reason = _redis_unavailable()
+    reason = redis_unavailable()
     if reason:
         pytest.skip(reason)
     with db.unit_of_work() as s:

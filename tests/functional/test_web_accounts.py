@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -168,6 +169,15 @@ def test_failed_sign_in_says_one_generic_thing(site: Site) -> None:
     assert client.get("/settings/tokens").status_code == 303  # still signed out
 
 
+@contextmanager
+def server_with_alice(settings: Settings, **overrides: object) -> Iterator[tuple[LiveServer, FixedClock]]:
+    """A live server with these settings and one user, alice, whose password is ``PASSWORD``."""
+    with web_server(settings, **overrides) as (server, clock):
+        with server.services.db.unit_of_work() as session:
+            factories.user(session, "alice", clock.now(), password=PASSWORD)
+        yield server, clock
+
+
 @pytest.fixture
 def password_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The real argon2 check, with a record of each time it ran (the server runs in this process)."""
@@ -187,34 +197,32 @@ def password_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_password_guessing_locks_the_sign_in_form_before_any_hash_is_computed(
     settings: Settings, password_checks: list[str]
 ) -> None:
-    with web_server(settings, sign_in_failures_per_login=3, password_window_seconds=900) as (server, clock):
+    with (
+        server_with_alice(settings, sign_in_failures_per_login=3, password_window_seconds=900) as (server, clock),
+        WebClient(server.url) as client,
+    ):
+        for guess in ("guess 1", "guess 2", "guess 3"):
+            wrong = client.submit("/login", "/login", {"login": "alice", "password": guess})
+            assert wrong.status_code == 401
+        # Locked: even the right password is refused, and it is never hashed.
+        locked = client.submit("/login", "/login", {"login": "Alice", "password": PASSWORD})
+        assert locked.status_code == 429
+        assert "Maximum number of login attempts exceeded. Please try again later." in locked.text
+        assert 1 <= int(locked.headers["Retry-After"]) <= 900
+        assert 'value="Alice"' in locked.text  # what was typed is kept in the form
+        assert password_checks == ["guess 1", "guess 2", "guess 3"]
+        assert client.get("/settings/tokens").status_code == 303  # still signed out
+        # Another account from the same address is not locked out by alice's.
         with server.services.db.unit_of_work() as session:
-            factories.user(session, "alice", clock.now(), password=PASSWORD)
-        with WebClient(server.url) as client:
-            for guess in ("guess 1", "guess 2", "guess 3"):
-                wrong = client.submit("/login", "/login", {"login": "alice", "password": guess})
-                assert wrong.status_code == 401
-            # Locked: even the right password is refused, and it is never hashed.
-            locked = client.submit("/login", "/login", {"login": "Alice", "password": PASSWORD})
-            assert locked.status_code == 429
-            assert "Maximum number of login attempts exceeded. Please try again later." in locked.text
-            assert 1 <= int(locked.headers["Retry-After"]) <= 900
-            assert 'value="Alice"' in locked.text  # what was typed is kept in the form
-            assert password_checks == ["guess 1", "guess 2", "guess 3"]
-            assert client.get("/settings/tokens").status_code == 303  # still signed out
-            # Another account from the same address is not locked out by alice's.
-            with server.services.db.unit_of_work() as session:
-                factories.user(session, "bob", clock.now(), password=PASSWORD)
-            assert client.submit("/login", "/login", {"login": "bob", "password": PASSWORD}).status_code == 303
-            clock.advance(timedelta(seconds=900))
-            client.http.cookies.clear()
-            assert client.login("alice").status_code == 303
+            factories.user(session, "bob", clock.now(), password=PASSWORD)
+        assert client.submit("/login", "/login", {"login": "bob", "password": PASSWORD}).status_code == 303
+        clock.advance(timedelta(seconds=900))
+        client.http.cookies.clear()
+        assert client.login("alice").status_code == 303
 
 
 def test_signing_in_successfully_does_not_count_towards_the_lockout(settings: Settings) -> None:
-    with web_server(settings, sign_in_failures_per_login=2, sign_in_failures_per_address=2) as (server, clock):
-        with server.services.db.unit_of_work() as session:
-            factories.user(session, "alice", clock.now(), password=PASSWORD)
+    with server_with_alice(settings, sign_in_failures_per_login=2, sign_in_failures_per_address=2) as (server, _clock):
         for _ in range(5):
             with WebClient(server.url) as client:
                 client.login("alice")
@@ -477,34 +485,34 @@ def test_a_stale_sudo_window_interrupts_the_action_then_continues_it(site: Site)
 def test_sudo_password_guessing_is_locked_on_the_prompt_and_inline(
     settings: Settings, password_checks: list[str]
 ) -> None:
-    with web_server(settings, sudo_minutes=0, sudo_failures_per_user=2) as (server, clock):
+    with (
+        server_with_alice(settings, sudo_minutes=0, sudo_failures_per_user=2) as (server, clock),
+        WebClient(server.url) as client,
+    ):
+        client.login("alice")
+        prompt = client.page("/settings/tokens/new")
+        assert "Confirm access" in prompt
+        fields = {"note": "deploy", "scopes": ["repo"], "expiration": "7"}
+        first = client.post("/settings/tokens/new", {**fields, "sudo_password": "guess 1"}, csrf=csrf_of(prompt))
+        assert first.status_code == 401
+        assert "Incorrect password." in first.text
+        second = client.post("/sessions/sudo", {"sudo_password": "guess 2", "return_to": "/"}, csrf=csrf_of(prompt))
+        assert second.status_code == 401
+        # Both prompts are locked now, for the right password too, which is never checked.
+        inline = client.post("/settings/tokens/new", {**fields, "sudo_password": PASSWORD}, csrf=csrf_of(prompt))
+        assert inline.status_code == 429
+        assert "Maximum number of login attempts exceeded" in inline.text
+        assert 'value="deploy"' in inline.text  # the form is carried, ready to post again
+        assert int(inline.headers["Retry-After"]) >= 1
+        direct = client.post("/sessions/sudo", {"sudo_password": PASSWORD, "return_to": "/"}, csrf=csrf_of(prompt))
+        assert direct.status_code == 429
+        assert password_checks.count(PASSWORD) == 1  # at sign-in only
         with server.services.db.unit_of_work() as session:
-            factories.user(session, "alice", clock.now(), password=PASSWORD)
-        with WebClient(server.url) as client:
-            client.login("alice")
-            prompt = client.page("/settings/tokens/new")
-            assert "Confirm access" in prompt
-            fields = {"note": "deploy", "scopes": ["repo"], "expiration": "7"}
-            first = client.post("/settings/tokens/new", {**fields, "sudo_password": "guess 1"}, csrf=csrf_of(prompt))
-            assert first.status_code == 401
-            assert "Incorrect password." in first.text
-            second = client.post("/sessions/sudo", {"sudo_password": "guess 2", "return_to": "/"}, csrf=csrf_of(prompt))
-            assert second.status_code == 401
-            # Both prompts are locked now, for the right password too, which is never checked.
-            inline = client.post("/settings/tokens/new", {**fields, "sudo_password": PASSWORD}, csrf=csrf_of(prompt))
-            assert inline.status_code == 429
-            assert "Maximum number of login attempts exceeded" in inline.text
-            assert 'value="deploy"' in inline.text  # the form is carried, ready to post again
-            assert int(inline.headers["Retry-After"]) >= 1
-            direct = client.post("/sessions/sudo", {"sudo_password": PASSWORD, "return_to": "/"}, csrf=csrf_of(prompt))
-            assert direct.status_code == 429
-            assert password_checks.count(PASSWORD) == 1  # at sign-in only
-            with server.services.db.unit_of_work() as session:
-                assert int(session.scalar(select(func.count()).select_from(Token)) or 0) == 0
-            clock.advance(timedelta(seconds=server.settings.password_window_seconds))
-            done = client.post("/settings/tokens/new", {**fields, "sudo_password": PASSWORD}, csrf=csrf_of(prompt))
-            assert done.status_code == 200
-            assert "Make sure to copy your personal access token now" in done.text
+            assert int(session.scalar(select(func.count()).select_from(Token)) or 0) == 0
+        clock.advance(timedelta(seconds=server.settings.password_window_seconds))
+        done = client.post("/settings/tokens/new", {**fields, "sudo_password": PASSWORD}, csrf=csrf_of(prompt))
+        assert done.status_code == 200
+        assert "Make sure to copy your personal access token now" in done.text
 
 
 def test_sudo_is_asked_every_time_when_the_window_is_zero(settings: Settings) -> None:

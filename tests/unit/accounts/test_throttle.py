@@ -9,24 +9,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from redis_check import REDIS_URL, redis_unavailable
 from tokenforge.accounts.throttle import Limits, Lockout, PasswordThrottle
 from tokenforge.api.ratelimit import RateLimiter, RedisRateLimiter
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 WINDOW = 900
 T0 = 1_800_000_000.0  # a window boundary (a multiple of 900), so a test knows where windows end
 
 Make = Callable[[Limits], PasswordThrottle]
-
-
-def _redis_unavailable() -> str | None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
-    except Exception as exc:
-        return f"Redis at {REDIS_URL} is not available: {exc}"
-    return None
 
 
 @pytest.fixture(params=["in-process", "redis"])
@@ -35,7 +25,7 @@ def make(request: pytest.FixtureRequest) -> Iterator[Make]:
     if request.param == "in-process":
         counter: RateLimiter | RedisRateLimiter = RateLimiter(enabled=True, per_user=0, per_ip=0, window=WINDOW)
     else:
-        reason = _redis_unavailable()
+        reason = redis_unavailable()
         if reason:
             pytest.skip(reason)
         prefix = f"tokenforge-test:{uuid.uuid4().hex}:"
