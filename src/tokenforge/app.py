@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from tokenforge.accounts.reads import UserReads
+from tokenforge.accounts.sessions import derive_key
 from tokenforge.accounts.throttle import Limits, PasswordThrottle
 from tokenforge.api.ratelimit import Limiter, RateLimiter, RedisRateLimiter
 from tokenforge.auth.authenticator import Authenticator
@@ -121,6 +122,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             per_login_and_address=settings.sign_in_failures_per_login,
             sudo_per_user=settings.sudo_failures_per_user,
         ),
+        derive_key(settings.effective_secret_key(), b"tokenforge/password-throttle/v1"),
     )
     repo_access = RepositoryAccess(url, generation, max_entries=settings.access_cache_size, loop=loop_reader)
     return Services(

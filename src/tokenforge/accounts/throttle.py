@@ -35,6 +35,7 @@ the rate limiter does; the password check itself is unaffected.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -85,9 +86,11 @@ class PasswordThrottle:
     returns a ``Lockout``; call ``*_succeeded`` when the password was right. A wrong password
     needs no call: the attempt was already counted."""
 
-    def __init__(self, counter: Counter, limits: Limits) -> None:
+    def __init__(self, counter: Counter, limits: Limits, key: bytes) -> None:
+        """``key``: a secret of this purpose (app.py derives it from the server secret)."""
         self._counter = counter
         self.limits = limits
+        self._key = key
 
     def sign_in_attempt(self, identifier: str, ip: str | None, now: float) -> Lockout | None:
         return self._attempt(self._sign_in_keys(identifier, ip), now)
@@ -104,7 +107,10 @@ class PasswordThrottle:
     def _sign_in_keys(self, identifier: str, ip: str | None) -> list[tuple[str, int]]:
         # As the sign-in matches it (login or email, either case), so changing the case of the
         # login does not buy another round of guesses.
-        login = identifier.strip().casefold()[:_MAX_IDENTIFIER]
+        typed = identifier.strip().casefold()[:_MAX_IDENTIFIER]
+        # Keyed-hashed: people type their password into the login field, and the key lives in
+        # Redis or in memory for the whole window.
+        login = hashlib.blake2b(typed.encode(), key=self._key, digest_size=16).hexdigest()
         address = ip or "-"
         return [
             (f"signin-ip:{address}", self.limits.per_address),

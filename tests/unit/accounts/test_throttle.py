@@ -30,7 +30,7 @@ def make(request: pytest.FixtureRequest) -> Iterator[Make]:
             pytest.skip(reason)
         prefix = f"tokenforge-test:{uuid.uuid4().hex}:"
         counter = RedisRateLimiter(REDIS_URL, enabled=True, per_user=0, per_ip=0, prefix=prefix, window=WINDOW)
-    yield lambda limits: PasswordThrottle(counter, limits)
+    yield lambda limits: PasswordThrottle(counter, limits, b"k" * 32)
     if isinstance(counter, RedisRateLimiter):
         counter.close()
 
@@ -120,6 +120,15 @@ def test_a_sudo_success_does_not_count(make: Make) -> None:
     for _ in range(5):
         assert throttle.sudo_attempt(7, T0) is None
         throttle.sudo_succeeded(7, T0)
+
+
+def test_what_was_typed_as_a_login_is_not_kept_in_the_counters() -> None:
+    # People type passwords into the login field; the counters outlive the request by a window.
+    counter = RateLimiter(enabled=True, per_user=0, per_ip=0, window=WINDOW)
+    PasswordThrottle(counter, Limits(), b"k" * 32).sign_in_attempt("Hunter2-Secret", "10.0.0.1", T0)
+    keys = list(counter._windows)
+    assert len(keys) == 2
+    assert not any("hunter2-secret" in key.casefold() for key in keys)
 
 
 def test_a_limit_of_zero_is_off(make: Make) -> None:
