@@ -45,7 +45,6 @@ class Services:
     limiter: Limiter
     # Password guessing on the sign-in form and the sudo prompt (accounts/throttle.py).
     passwords: PasswordThrottle
-    password_counter: Limiter  # the throttle's counters (closed with the services)
     repo_access: RepositoryAccess
     repo_reads: RepositoryReads
     user_reads: UserReads
@@ -68,7 +67,7 @@ class Services:
         self.repo_access.close()
         self.repo_reads.close()
         self.user_reads.close()
-        for counter in (self.limiter, self.password_counter):
+        for counter in (self.limiter, self.passwords.counter):
             if isinstance(counter, RedisRateLimiter):
                 counter.close()
         self.generation.close()
@@ -135,7 +134,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         authenticator,
         limiter,
         passwords,
-        password_counter,
         repo_access,
         RepositoryReads(url, loop_reader),
         UserReads(url, loop_reader),

@@ -88,7 +88,7 @@ class PasswordThrottle:
 
     def __init__(self, counter: Counter, limits: Limits, key: bytes) -> None:
         """``key``: a secret of this purpose (app.py derives it from the server secret)."""
-        self._counter = counter
+        self.counter = counter  # app.py closes it with the other services
         self.limits = limits
         self._key = key
 
@@ -125,17 +125,17 @@ class PasswordThrottle:
         for key, limit in keys:
             if limit <= 0:
                 continue
-            count = self._counter.hit(key, now)
+            count = self.counter.hit(key, now)
             counted.append(key)
             if count.used > limit:
                 # Refused: not a check of the password, so no key is charged for it (a lockout
                 # on one key must not use up another's allowance).
                 for charged in counted:
-                    self._counter.release(charged, now)
+                    self.counter.release(charged, now)
                 return Lockout(count.reset)
         return None
 
     def _succeeded(self, keys: list[tuple[str, int]], now: float) -> None:
         for key, limit in keys:
             if limit > 0:
-                self._counter.release(key, now)
+                self.counter.release(key, now)
