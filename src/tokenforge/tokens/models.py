@@ -204,6 +204,24 @@ class TokenRepository(Base):
     resource_owner_id: Mapped[int] = mapped_column()
 
 
+class TokenPrincipalRow(Base):
+    """What an authentication cache miss reads: one row per token, keyed by its digest.
+
+    Derived data, never written by the application: database triggers (migration 0008) recompute
+    a token's row from tokens, accounts, fine_grained_grants and token_repositories whenever any
+    of them changes, in the same transaction. ``principal`` is a JSON array in the order
+    ``tokens/lookup.py`` decodes; ``tokens/principals.py`` checks it against the source tables.
+    """
+
+    __tablename__ = "token_principals"
+    # SQLite: the rows live in the primary key's b-tree, so a lookup is one search, not two.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"), unique=True)
+    principal: Mapped[str] = mapped_column(Text)
+
+
 class TokenRequest(Base):
     """A request for an organization's approval of a fine-grained token (spec §3.4, §5.4).
 
