@@ -21,8 +21,8 @@ answers, for a signed-in browser session (httpx, cookies and CSRF as a browser h
 Each is requested ``--requests`` times in a row after two warm-up requests; the table gives the
 median and the 95th percentile of the whole HTTP round trip, and checks what came back (status
 200, the expected number of rows). Storage: bytes per token of the ``tokens`` table with its
-indexes, and of a fine-grained token's grant and selected repository rows, from SQLite's ``dbstat``
-and PostgreSQL's ``pg_total_relation_size``.
+indexes and of its ``token_principals`` row, and of a fine-grained token's grant and selected
+repository rows, from SQLite's ``dbstat`` and PostgreSQL's ``pg_total_relation_size``.
 
     .venv/bin/python bench/scale.py                          # 1,000,000 tokens, 100,000 repositories
     .venv/bin/python bench/scale.py --tokens 20000 --repos 1000 --heavy 2000   # a quick pass
@@ -113,11 +113,12 @@ def prepare(url: str, tmp: Path, heavy: int, pending: int) -> str:
 
 
 def storage(url: str, tokens: int) -> dict[str, float]:
-    """Bytes per token: the tokens table with its indexes; a fine-grained token's extra rows."""
+    """Bytes per token: the tokens table with its indexes, and the principal row authentication
+    reads (token_principals, kept by triggers); a fine-grained token's extra rows."""
     engine = create_engine(url)
     sizes: dict[str, int] = {}
     with engine.connect() as conn:
-        tables = ("tokens", "fine_grained_grants", "token_repositories")
+        tables = ("tokens", "fine_grained_grants", "token_repositories", "token_principals")
         if url.startswith("sqlite"):
             # dbstat lists every b-tree page, tables and indexes alike; indexes are named after
             # their table in Alembic's naming convention (ix_/uq_<table>_…) or sqlite_autoindex_<table>.
@@ -137,6 +138,7 @@ def storage(url: str, tokens: int) -> dict[str, float]:
     fine = tokens // 2
     return {
         "tokens_bytes_per_token": sizes["tokens"] / tokens,
+        "principal_bytes_per_token": sizes["token_principals"] / tokens,
         "grant_bytes_per_fine_grained_token": sizes["fine_grained_grants"] / fine,
         "repository_row_bytes_per_fine_grained_token": sizes["token_repositories"] / fine,
     }
