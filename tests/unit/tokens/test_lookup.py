@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,13 +16,6 @@ from tokenforge.db import Database
 from tokenforge.tokens.lookup import TokenLookup
 from tokenforge.tokens.models import FineGrainedGrant, RevokedReason
 from tokenforge.tokens.services import revoke_token
-
-
-@pytest.fixture
-def lookup(settings: Settings) -> Iterator[TokenLookup]:
-    instance = TokenLookup(settings.resolved_database_url, settings.token_format, settings.peppers)
-    yield instance
-    instance.close()
 
 
 def test_valid_tokens_verify_with_one_query(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import orjson
@@ -33,13 +32,6 @@ TRIGGERS = {
     for table in ("tokens", "grants", "repositories")
     for event in ("insert", "update", "delete")
 } | {"token_principals_accounts_login"}
-
-
-@pytest.fixture
-def lookup(settings: Settings) -> Iterator[TokenLookup]:
-    instance = TokenLookup(settings.resolved_database_url, settings.token_format, settings.peppers)
-    yield instance
-    instance.close()
 
 
 def _fine(lookup: TokenLookup, secret: str, now: datetime) -> FineGrainedToken:
