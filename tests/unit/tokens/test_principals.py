@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import orjson
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 import factories
@@ -156,49 +156,58 @@ def test_concurrent_changes_to_one_selection_both_reach_the_row(
     token_id = issued.token.id
     engine = create_engine(settings.resolved_database_url)
     failures: list[BaseException] = []
+
+    def remove_one() -> None:
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    text("DELETE FROM token_repositories WHERE token_id = :t AND repo_id = :r"),
+                    {"t": token_id, "r": one.id},
+                )
+        except BaseException as exc:  # reported below, on the test's thread
+            failures.append(exc)
+
+    remover = threading.Thread(target=remove_one)
     try:
-        adder = engine.connect()
-        adding = adder.begin()
-        # The first transaction adds a repository; its trigger recomputes (and locks) the token.
-        adder.execute(
-            text("INSERT INTO token_repositories (token_id, repo_id, resource_owner_id) VALUES (:t, :r, :o)"),
-            {"t": token_id, "r": three.id, "o": acme.id},
-        )
-
-        def remove_one() -> None:
-            try:
-                with engine.begin() as conn:
-                    conn.execute(
-                        text("DELETE FROM token_repositories WHERE token_id = :t AND repo_id = :r"),
-                        {"t": token_id, "r": one.id},
-                    )
-            except BaseException as exc:  # reported below, on the test's thread
-                failures.append(exc)
-
-        remover = threading.Thread(target=remove_one)
-        remover.start()
-        # Commit the first only once the second waits on the token's lock: its recomputation
-        # then runs after this commit and must see both changes.
-        with engine.connect() as watcher:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                waiting = watcher.execute(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                    )
-                ).scalar_one()
-                if waiting:
-                    break
-                time.sleep(0.01)
-            assert waiting, "the second transaction never waited for the first"
-        adding.commit()
-        adder.close()
+        # Closed on any failure too: its rollback releases the second transaction, and the
+        # database is left free for the next test.
+        with engine.connect() as adder:
+            adding = adder.begin()
+            # The first transaction adds a repository; its trigger recomputes (and locks) the token.
+            adder.execute(
+                text("INSERT INTO token_repositories (token_id, repo_id, resource_owner_id) VALUES (:t, :r, :o)"),
+                {"t": token_id, "r": three.id, "o": acme.id},
+            )
+            remover.start()
+            # Commit the first only once the second waits on the token's lock: its recomputation
+            # then runs after this commit and must see both changes.
+            assert _someone_waits_on_a_lock(engine), "the second transaction never waited for the first"
+            adding.commit()
         remover.join(timeout=10)
         assert not remover.is_alive()
         assert failures == []
         with engine.connect() as conn:
             assert drift(conn) == []
     finally:
+        if remover.is_alive():
+            remover.join(timeout=10)
         engine.dispose()
     assert _fine(lookup, issued.secret, now).repository_ids == {two.id, three.id}
+
+
+def _someone_waits_on_a_lock(engine: Engine) -> bool:
+    """Polls for up to 10 s. Each poll in a transaction of its own: PostgreSQL shows a transaction
+    one snapshot of pg_stat_activity, taken at its first read."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with engine.connect() as watcher:
+            waiting = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            ).scalar_one()
+        if waiting:
+            return True
+        time.sleep(0.01)
+    return False
