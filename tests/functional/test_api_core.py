@@ -302,6 +302,30 @@ def test_unknown_paths_and_methods(world: World) -> None:
     assert response.json()["message"] == "Method Not Allowed"
 
 
+def test_head_answers_as_the_get_without_a_body(world: World) -> None:
+    """Clients probe existence with HEAD; GitHub answers it as the GET (status, headers, rate
+    limit) with no body. Through the real server, which must not wait for a body either."""
+    auth = {"Authorization": f"token {world.classic}"}
+    for path in ("/api/v3/repos/alice/dots", "/api/v3/user", "/api/v3/repos/alice/dots/issues"):
+        got = world.client.get(path, headers=auth)
+        head = world.client.head(path, headers=auth)
+        assert (head.status_code, head.content) == (200, b""), path
+        assert head.headers["Content-Length"] == got.headers["Content-Length"], path
+        assert head.headers["Content-Type"] == got.headers["Content-Type"], path
+        assert head.headers["X-OAuth-Scopes"] == "repo, user", path
+        assert int(head.headers["X-RateLimit-Used"]) == int(got.headers["X-RateLimit-Used"]) + 1, path
+    # Refused as the GET is: a private repository anonymously, and a bad token.
+    anonymous = world.client.head("/api/v3/repos/alice/dots")
+    assert (anonymous.status_code, anonymous.content) == (404, b"")
+    bad = world.client.head("/api/v3/user", headers={"Authorization": "token ghp_" + "a" * 36})
+    assert (bad.status_code, bad.content) == (401, b"")
+    # A path with no GET answers as a GET there does.
+    dispatches = "/api/v3/repos/alice/dots/dispatches"
+    refused = world.client.get(dispatches, headers=auth).status_code
+    assert refused in {404, 405}
+    assert world.client.head(dispatches, headers=auth).status_code == refused
+
+
 def test_graphql_viewer_login(world: World) -> None:
     response = world.client.post(
         "/api/graphql",

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tokenforge.api import errors
 from tokenforge.api.hot import HotRoutes
-from tokenforge.api.middleware import ApiHeadersMiddleware
+from tokenforge.api.middleware import ApiHeadersMiddleware, HeadAsGet
 from tokenforge.api.responses import GitHubJSON
 from tokenforge.api.routes import actions, issues, keys, meta, org_tokens, pulls, repos, users
 
@@ -57,6 +57,7 @@ def create_api(services: Services, *, telemetry: TelemetryConfig | None = None, 
     if hot_routes:
         api.add_middleware(HotRoutes)  # inside the headers middleware (added after it wraps it)
     api.add_middleware(ApiHeadersMiddleware, limiter=services.limiter)
+    api.add_middleware(HeadAsGet)  # outermost: from the headers middleware inward, a HEAD is its GET
     return api
 
 

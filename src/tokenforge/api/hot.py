@@ -8,7 +8,8 @@ half of the route's CPU once authentication and the reads are cheap (docs/benchm
 
 Here those two requests go straight to the very endpoint functions the FastAPI routes declare
 (same requirement, same code, same errors), so nothing about them is defined twice; everything
-else — other methods (HEAD included), other paths, a trailing slash — goes to FastAPI as before.
+else — other methods, other paths, a trailing slash — goes to FastAPI as before. (A HEAD arrives
+here as its GET: ``middleware.HeadAsGet`` sits outside.)
 This sits inside ``ApiHeadersMiddleware``, so refusals, rate limits and response headers are
 applied exactly as for any route, and errors are answered by the API's own handlers
 (``errors.response_for``), as FastAPI's exception middleware would.

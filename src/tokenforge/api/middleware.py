@@ -104,6 +104,36 @@ class ApiHeadersMiddleware:
         return self.limiter.hit(key, now)
 
 
+class HeadAsGet:
+    """HEAD answered as the GET of the same URL, without the body (RFC 9110 §9.3.2), as GitHub's API
+    does: clients probe a repository's or a user's existence with HEAD.
+
+    FastAPI routes declared for GET do not answer HEAD (Starlette's plain routes do; FastAPI's
+    API routes do not), so without this every HEAD would be a 405. Authenticated, authorized and
+    rate-limited exactly as the GET (GitHub counts both as one point), because from here inward it
+    *is* the GET. The scope is copied, not changed: the server still reads the request method
+    from its own scope, and must know that no body follows the headers, whose Content-Length is
+    the GET's (what HEAD should carry).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 def _identity_headers(token: ClassicToken | FineGrainedToken | None, version: str | None) -> dict[str, str]:
     # Unique, not secret: a request id names a request in logs. os.urandom (behind ``secrets``)
     # releases the GIL, and on a busy server the event loop then waited up to milliseconds to
