@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import factories
 from tokenforge.config import Settings
 from tokenforge.db import Base, Database, alembic_config
-from tokenforge.tokens.models import FineGrainedGrant, Token, TokenRepository
+from tokenforge.tokens.models import FineGrainedGrant, RevokedReason, Token, TokenRepository
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:
@@ -253,3 +253,33 @@ def test_upgrading_a_populated_database_keeps_every_row(tmp_path: Path, settings
         # 0004 filed the request that a pending grant implies.
         assert conn.execute(text("SELECT status, reason FROM token_requests")).one() == ("pending", "please")
     db.dispose()
+
+
+def test_migration_0009_cancels_the_pending_requests_of_revoked_tokens(
+    database_url: str, settings: Settings, now: datetime
+) -> None:
+    """Before 0009, revoking a token left its pending request pending: the reviewers' list hid
+    it, but the pending tab's count, which no longer reads the tokens, would have counted it."""
+    cfg = alembic_config(database_url)
+    command.downgrade(cfg, "0008")  # 0009 moves data only: the models are 0008's schema too
+    db = Database(database_url)
+    with db.sessions() as session:
+        owner = factories.user(session, "owner", now)
+        member = factories.user(session, "member", now)
+        acme = factories.org(session, "acme", owner, now, members=[member])
+        kept = factories.fine_grained(session, settings, member, now, resource_owner=acme, name="kept").token.id
+        gone = factories.fine_grained(session, settings, member, now, resource_owner=acme, name="gone").token.id
+        session.commit()
+        revoked = session.get(Token, gone)
+        assert revoked is not None
+        # What revoke_token did before 0009: the token's columns, the request left pending.
+        revoked.revoked_at, revoked.revoked_reason = now, RevokedReason.USER.value
+        session.commit()
+    with db.engine.connect() as conn:
+        before = dict(conn.execute(text("SELECT token_id, status FROM token_requests")).all())
+    assert before == {kept: "pending", gone: "pending"}
+    command.upgrade(cfg, "head")
+    with db.engine.connect() as conn:
+        after = dict(conn.execute(text("SELECT token_id, status FROM token_requests")).all())
+    db.dispose()
+    assert after == {kept: "pending", gone: "cancelled"}

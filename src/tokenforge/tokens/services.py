@@ -413,10 +413,21 @@ def revoke_token(
         return
     token.revoked_at = now
     token.revoked_reason = reason.value
+    # Nothing is left for an owner to review: a pending request is always a live token's, which
+    # lets the organization's pending tab count its requests without reading the tokens
+    # (orgs/review.py, ``pending_count``).
+    cancel_pending_requests(session, token.id)
     access_changed(session)
     session.flush()
     delete_keys_created_by(session, token, now=now, reason=reason.value, actor=actor)
     record(session, "token.revoked", now=now, actor=actor, token=token, ip=ip, reason=reason.value)
+
+
+def cancel_pending_requests(session: Session, token_id: int) -> None:
+    """The token's pending requests for organization access, cancelled (at most one is pending)."""
+    pending = select(TokenRequest).where(TokenRequest.token_id == token_id, TokenRequest.status == "pending")
+    for request in session.scalars(pending):
+        request.status = "cancelled"
 
 
 def principal_for(session: Session, settings: Settings, token: Token) -> TokenPrincipal:
@@ -644,9 +655,7 @@ def update_fine_grained_token(
     approved_before = grant.approval == Approval.APPROVED.value
     if review:
         # One pending request per token: a newer edit replaces what was waiting.
-        pending = select(TokenRequest).where(TokenRequest.token_id == token.id, TokenRequest.status == "pending")
-        for stale in session.scalars(pending):
-            stale.status = "cancelled"
+        cancel_pending_requests(session, token.id)
         session.flush()
         session.add(
             TokenRequest(

@@ -226,6 +226,23 @@ def test_owner_revokes_a_grant(session: Session, settings: Settings, now: dateti
         revoke_grants(session, org=org, token_ids=[99999], now=now, actor=alice)
 
 
+def test_revoking_a_token_cancels_its_pending_request(  # type: ignore[no-untyped-def]
+    session: Session, settings: Settings, now: datetime, acme
+) -> None:
+    org, _, bob, carol, site = acme
+    kept = factories.fine_grained(session, settings, bob, now, resource_owner=org, repositories=[site]).token
+    gone = factories.fine_grained(session, settings, carol, now, resource_owner=org, repositories=[site]).token
+    assert org_review.pending_count(session, org) == 2
+    revoke_token(session, token=gone, reason=RevokedReason.USER, now=now)
+    statuses = dict(session.execute(select(TokenRequest.token_id, TokenRequest.status)).all())
+    assert statuses == {kept.id: "pending", gone.id: "cancelled"}
+    # The pending tab's count (by index alone) and the reviewers' list agree.
+    listed = session.scalars(requests_query(org, Filters())).all()
+    assert [request.token_id for request in listed] == [kept.id]
+    assert org_review.pending_count(session, org) == 1
+    assert [request.token_id for request in pending_requests(session, org)] == [kept.id]
+
+
 def test_turning_approval_off_approves_pending_requests(
     session: Session,
     settings: Settings,
