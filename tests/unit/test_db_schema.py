@@ -263,23 +263,25 @@ def test_migration_0009_cancels_the_pending_requests_of_revoked_tokens(
     cfg = alembic_config(database_url)
     command.downgrade(cfg, "0008")  # 0009 moves data only: the models are 0008's schema too
     db = Database(database_url)
-    with db.sessions() as session:
-        owner = factories.user(session, "owner", now)
-        member = factories.user(session, "member", now)
-        acme = factories.org(session, "acme", owner, now, members=[member])
-        kept = factories.fine_grained(session, settings, member, now, resource_owner=acme, name="kept").token.id
-        gone = factories.fine_grained(session, settings, member, now, resource_owner=acme, name="gone").token.id
-        session.commit()
-        revoked = session.get(Token, gone)
-        assert revoked is not None
-        # What revoke_token did before 0009: the token's columns, the request left pending.
-        revoked.revoked_at, revoked.revoked_reason = now, RevokedReason.USER.value
-        session.commit()
-    with db.engine.connect() as conn:
-        before = dict(conn.execute(text("SELECT token_id, status FROM token_requests")).all())
-    assert before == {kept: "pending", gone: "pending"}
-    command.upgrade(cfg, "head")
-    with db.engine.connect() as conn:
-        after = dict(conn.execute(text("SELECT token_id, status FROM token_requests")).all())
-    db.dispose()
-    assert after == {kept: "pending", gone: "cancelled"}
+    try:
+        with db.sessions() as session:
+            owner = factories.user(session, "owner", now)
+            member = factories.user(session, "member", now)
+            acme = factories.org(session, "acme", owner, now, members=[member])
+            kept = factories.fine_grained(session, settings, member, now, resource_owner=acme, name="kept").token.id
+            gone = factories.fine_grained(session, settings, member, now, resource_owner=acme, name="gone").token.id
+            session.commit()
+            revoked = session.get(Token, gone)
+            assert revoked is not None
+            # What revoke_token did before 0009: the token's columns, the request left pending.
+            revoked.revoked_at, revoked.revoked_reason = now, RevokedReason.USER.value
+            session.commit()
+        with db.engine.connect() as conn:
+            before = dict(conn.execute(text("SELECT token_id, status FROM token_requests")).all())
+        assert before == {kept: "pending", gone: "pending"}
+        command.upgrade(cfg, "head")
+        with db.engine.connect() as conn:
+            after = dict(conn.execute(text("SELECT token_id, status FROM token_requests")).all())
+        assert after == {kept: "pending", gone: "cancelled"}
+    finally:
+        db.dispose()

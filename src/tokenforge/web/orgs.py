@@ -99,7 +99,7 @@ def authorized_org(ctx: WebContext, session: Session, user: User, login: str, re
 
 
 def _header(session: Session, org: Organization) -> OrgHeader:
-    # Counts exactly what the pending list shows (tested in test_web_orgs.py), by index alone.
+    # Counts exactly what the pending list shows, by index alone (tests/unit/orgs/test_org_review.py).
     return OrgHeader(org.login, org_review.pending_count(session, org))
 
 
